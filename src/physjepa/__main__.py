@@ -1,0 +1,3 @@
+from physjepa.cli import main
+
+raise SystemExit(main())

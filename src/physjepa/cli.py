@@ -1,0 +1,260 @@
+"""Command line: parse, build from config, call library functions. Errors become one line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+EXAMPLES = """examples:
+  physjepa collect --world ball-drop --episodes 300 --policy random --seed 0 --out data/ball.h5
+  physjepa inspect data/ball.h5
+  physjepa train --data data/ball.h5 --preset laptop --out runs/ball model.dim=256
+  physjepa eval runs/ball
+  physjepa report runs/ball
+  physjepa demo
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="physjepa",
+        description="JEPA world models of the physical world.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("collect", help="collect episodes in a built-in world into an episode file")
+    c.add_argument("--world", required=True, help="world name (see 'physjepa worlds')")
+    c.add_argument("--episodes", type=int, default=300)
+    c.add_argument(
+        "--steps", type=int, default=None, help="steps per episode (default: the world's)"
+    )
+    c.add_argument("--policy", default="random", help="collection policy: random, zero")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--out", required=True, help="episode file to write (.h5)")
+    c.add_argument("--image-size", type=int, default=64)
+    c.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    c.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="world param, e.g. gravity=500 (JSON values)",
+    )
+    c.add_argument("--overwrite", action="store_true", help="replace an existing file")
+
+    i = sub.add_parser("inspect", help="summarise an episode file")
+    i.add_argument("path")
+
+    sub.add_parser("worlds", help="list built-in worlds and their params")
+
+    t = sub.add_parser("train", help="train a world model")
+    t.add_argument("--data", help="episode file (not needed with --resume)")
+    t.add_argument("--preset", default="laptop", help="debug, laptop or gpu")
+    t.add_argument("--out", required=True, help="run directory")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out")
+    t.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="section.key=value",
+        help="config overrides, e.g. model.dim=256 train.steps=500",
+    )
+
+    e = sub.add_parser(
+        "eval", help="evaluate a run: rollout error, probes, collapse; writes eval.json"
+    )
+    e.add_argument("run")
+    e.add_argument("--data", default=None, help="episode file (default: the run's)")
+    e.add_argument("--no-viewer", action="store_true", help="skip the decoded-rollout strip")
+
+    r = sub.add_parser("report", help="write runs/<name>/report.html")
+    r.add_argument("run")
+
+    d = sub.add_parser(
+        "demo", help="collect ball-drop data, train (laptop preset), evaluate, write a report"
+    )
+    d.add_argument("--out", default="runs/demo")
+    d.add_argument("--data", default="data/ball.h5")
+    d.add_argument("--episodes", type=int, default=300)
+    d.add_argument("--preset", default="laptop")
+    d.add_argument("overrides", nargs="*", metavar="section.key=value")
+    return p
+
+
+def _params(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--param {item!r} must look like NAME=VALUE, e.g. gravity=500")
+        k, v = item.split("=", 1)
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return out
+
+
+def cmd_collect(a: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from physjepa.data.collect import collect
+
+    with tqdm(total=a.episodes, unit="ep", desc=f"collect {a.world}") as bar:
+        path = collect(
+            a.world,
+            a.out,
+            a.episodes,
+            a.steps,
+            a.policy,
+            a.seed,
+            _params(a.param),
+            a.image_size,
+            a.workers,
+            a.overwrite,
+            progress=bar.update,
+        )
+    print(f"wrote {path}")
+
+
+def cmd_inspect(a: argparse.Namespace) -> None:
+    from physjepa.data.episodes import EpisodeFile
+
+    with EpisodeFile(a.path) as f:
+        lens = f.ep_len
+        print(
+            f"{f.path}: world {f.world!r}, {f.n_episodes} episodes, {f.n_steps} steps (length min {lens.min()} / mean {lens.mean():.1f} / max {lens.max()})"
+        )
+        print("columns:")
+        for name, (shape, dtype) in f.columns.items():
+            print(f"  {name:<10} {str(shape):<22} {dtype}")
+        if f.state_spec:
+            print("state: " + ", ".join(f"{n} {tuple(s)}" for n, s in f.state_spec))
+        attrs = {k: v for k, v in f.attrs().items() if k not in ("params_json", "state_spec_json")}
+        print("attributes: " + ", ".join(f"{k}={v}" for k, v in attrs.items()))
+        print("params: " + json.dumps(f.params))
+
+
+def cmd_worlds(a: argparse.Namespace) -> None:
+    from physjepa.worlds.registry import names, world_class
+
+    for n in names():
+        cls = world_class(n)
+        print(f"{n}: {(cls.__doc__ or '').strip().splitlines()[0]}")
+        print("  params: " + ", ".join(f"{k}={v!r}" for k, v in cls.default_params.items()))
+
+
+def cmd_train(a: argparse.Namespace) -> None:
+    from physjepa.config import Config, load_preset
+    from physjepa.training.checkpoint import read_run_config
+    from physjepa.training.loop import train
+
+    if a.resume:
+        base = Config.from_dict(read_run_config(a.out)["config"])
+        from physjepa.config import apply_overrides
+
+        cfg = apply_overrides(base, a.overrides)
+    else:
+        if not a.data:
+            raise ValueError("--data is required (an episode file from 'physjepa collect')")
+        cfg = load_preset(a.preset, a.overrides)
+    if not a.quiet:
+        print("config:\n" + cfg.to_json())
+    train(cfg, a.data, a.out, resume=a.resume, overwrite=a.overwrite, progress=not a.quiet)
+    print(f"run saved in {a.out}")
+
+
+def cmd_eval(a: argparse.Namespace) -> None:
+    from physjepa.eval.evaluate import evaluate, format_table
+
+    res = evaluate(a.run, a.data, viewer=not a.no_viewer)
+    print(format_table(res))
+    print(f"wrote {Path(a.run) / 'eval.json'}")
+
+
+def cmd_report(a: argparse.Namespace) -> None:
+    from physjepa.report.html import write_report
+    from physjepa.training.checkpoint import read_run_config
+
+    read_run_config(a.run)
+    print(f"report: {write_report(a.run).resolve()}")
+
+
+def cmd_demo(a: argparse.Namespace) -> None:
+    from physjepa.config import load_preset
+    from physjepa.data.episodes import DataError, EpisodeFile
+
+    t0 = time.time()
+    cfg = load_preset(a.preset, a.overrides)  # validate before spending minutes collecting
+    reuse = False
+    if Path(a.data).exists():
+        try:
+            with EpisodeFile(a.data) as f:
+                reuse = f.world == "ball-drop" and f.n_episodes == a.episodes
+        except DataError:
+            reuse = False
+    if reuse:
+        print(f"[1/4] reusing {a.data} (delete it to collect again)")
+    else:
+        print(f"[1/4] collecting {a.episodes} ball-drop episodes into {a.data}")
+        cmd_collect(
+            argparse.Namespace(
+                world="ball-drop",
+                episodes=a.episodes,
+                steps=None,
+                policy="random",
+                seed=0,
+                out=a.data,
+                image_size=64,
+                workers=min(2, os.cpu_count() or 1),
+                param=[],
+                overwrite=Path(a.data).exists(),
+            )
+        )
+    print(f"[2/4] training ({a.preset} preset) into {a.out}")
+    from physjepa.training.loop import train
+
+    train(cfg, a.data, a.out, overwrite=True)
+    print("[3/4] evaluating on held-out episodes")
+    cmd_eval(argparse.Namespace(run=a.out, data=None, no_viewer=False))
+    print("[4/4] writing the report")
+    from physjepa.report.html import write_report
+
+    path = write_report(a.out).resolve()
+    print(f"demo finished in {time.time() - t0:.0f} s")
+    print(f"report: {path}")
+
+
+COMMANDS = {
+    "collect": cmd_collect,
+    "inspect": cmd_inspect,
+    "worlds": cmd_worlds,
+    "train": cmd_train,
+    "eval": cmd_eval,
+    "report": cmd_report,
+    "demo": cmd_demo,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from physjepa.errors import USER_ERRORS
+
+    try:
+        COMMANDS[args.command](args)
+    except USER_ERRORS as e:
+        print(f"physjepa {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            f"physjepa {args.command}: interrupted; files already written are intact",
+            file=sys.stderr,
+        )
+        return 130
+    return 0

@@ -1,0 +1,479 @@
+"""Configuration: frozen dataclasses, named presets and dotted overrides.
+
+``load_preset("laptop", ["model.dim=256", "train.steps=500"])`` returns a validated
+:class:`Config`. Every field has a docstring (the string literal under it) and is checked in
+``__post_init__``; a bad value raises :class:`ConfigError` naming the key and what is valid.
+Derived values (window length, ...) are properties, never written back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A config key or value is invalid; the message names it and the valid choices."""
+
+
+def _check(cond: bool, key: str, value: Any, expect: str) -> None:
+    if not cond:
+        raise ConfigError(f"{key}={value!r} is invalid: expected {expect}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    history: int = 3
+    """Frames of context the predictor sees (LeWM uses 3)."""
+    rollout: int = 3
+    """Future frames per training window: 1 = teacher forcing only; k > 1 adds a (k-1)-step
+    autoregressive rollout term. A window holds ``history + rollout`` frames."""
+    frameskip: int = 1
+    """Environment steps per model step; the frameskip raw actions are concatenated."""
+    val_fraction: float = 0.2
+    """Share of episodes (the last ones in the file) held out for evaluation and probes."""
+
+    def __post_init__(self) -> None:
+        _check(
+            isinstance(self.history, int) and 1 <= self.history <= 64,
+            "data.history",
+            self.history,
+            "an integer in [1, 64]",
+        )
+        _check(
+            isinstance(self.rollout, int) and 1 <= self.rollout <= 32,
+            "data.rollout",
+            self.rollout,
+            "an integer in [1, 32]",
+        )
+        _check(
+            isinstance(self.frameskip, int) and 1 <= self.frameskip <= 32,
+            "data.frameskip",
+            self.frameskip,
+            "an integer in [1, 32]",
+        )
+        _check(
+            0.0 < self.val_fraction < 1.0,
+            "data.val_fraction",
+            self.val_fraction,
+            "a fraction in (0, 1)",
+        )
+
+    @property
+    def window(self) -> int:
+        """Frames in one training window."""
+        return self.history + self.rollout
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    encoder: str = "conv"
+    """Observation encoder: 'conv' (pixels, default), 'vit' (pixels), 'mlp' (vectors)."""
+    dim: int = 128
+    """Embedding size: one vector of this size per frame."""
+    conv_widths: tuple[int, ...] = (32, 64, 128)
+    """Channels of the conv encoder's stride-2 stages (after a stride-2 stem)."""
+    vit_patch: int = 8
+    """ViT patch size in pixels (must divide the image size)."""
+    vit_depth: int = 4
+    """ViT transformer blocks."""
+    vit_heads: int = 4
+    """ViT attention heads."""
+    mlp_hidden: int = 256
+    """Hidden width of the MLP encoder for vector observations."""
+    projector_hidden: int = 512
+    """Hidden width of the BatchNorm projector after the encoder (LeWM: 2048)."""
+    pred_depth: int = 3
+    """Predictor transformer blocks."""
+    pred_heads: int = 4
+    """Predictor attention heads (must divide ``dim``)."""
+    pred_mlp_ratio: int = 4
+    """Predictor MLP width as a multiple of ``dim``."""
+    pred_dropout: float = 0.1
+    """Predictor dropout (LeWM: 0 → 78%, 0.1 → 96%, 0.5 → 67% success)."""
+
+    def __post_init__(self) -> None:
+        _check(
+            self.encoder in ("conv", "vit", "mlp"),
+            "model.encoder",
+            self.encoder,
+            "one of 'conv', 'vit', 'mlp'",
+        )
+        _check(
+            isinstance(self.dim, int) and 4 <= self.dim <= 4096,
+            "model.dim",
+            self.dim,
+            "an integer in [4, 4096]",
+        )
+        _check(
+            len(self.conv_widths) >= 1
+            and all(isinstance(w, int) and w > 0 for w in self.conv_widths),
+            "model.conv_widths",
+            self.conv_widths,
+            "positive integers, e.g. 32,64,128",
+        )
+        _check(
+            isinstance(self.vit_patch, int) and self.vit_patch >= 2,
+            "model.vit_patch",
+            self.vit_patch,
+            "an integer >= 2",
+        )
+        _check(
+            isinstance(self.vit_depth, int) and self.vit_depth >= 1,
+            "model.vit_depth",
+            self.vit_depth,
+            "an integer >= 1",
+        )
+        _check(
+            isinstance(self.vit_heads, int)
+            and self.vit_heads >= 1
+            and self.dim % self.vit_heads == 0,
+            "model.vit_heads",
+            self.vit_heads,
+            f"a divisor of model.dim={self.dim}",
+        )
+        _check(
+            isinstance(self.mlp_hidden, int) and self.mlp_hidden >= 1,
+            "model.mlp_hidden",
+            self.mlp_hidden,
+            "an integer >= 1",
+        )
+        _check(
+            isinstance(self.projector_hidden, int) and self.projector_hidden >= 1,
+            "model.projector_hidden",
+            self.projector_hidden,
+            "an integer >= 1",
+        )
+        _check(
+            isinstance(self.pred_depth, int) and self.pred_depth >= 1,
+            "model.pred_depth",
+            self.pred_depth,
+            "an integer >= 1",
+        )
+        _check(
+            isinstance(self.pred_heads, int)
+            and self.pred_heads >= 1
+            and self.dim % self.pred_heads == 0,
+            "model.pred_heads",
+            self.pred_heads,
+            f"a divisor of model.dim={self.dim}",
+        )
+        _check(
+            isinstance(self.pred_mlp_ratio, int) and self.pred_mlp_ratio >= 1,
+            "model.pred_mlp_ratio",
+            self.pred_mlp_ratio,
+            "an integer >= 1",
+        )
+        _check(
+            0.0 <= self.pred_dropout < 1.0,
+            "model.pred_dropout",
+            self.pred_dropout,
+            "a value in [0, 1)",
+        )
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    sigreg_weight: float = 0.1
+    """λ of SIGReg, the one knob against collapse (LeWM: 0.01–0.2 works, 0.5 degrades)."""
+    sigreg_directions: int = 256
+    """Random unit directions per step on which SIGReg compares to a standard normal."""
+    sigreg_knots: int = 17
+    """Quadrature knots of the Epps–Pulley integral over t in [0, t_max]."""
+    rollout_weight: float = 1.0
+    """Weight of the multi-step rollout term relative to the teacher-forced term."""
+
+    def __post_init__(self) -> None:
+        _check(self.sigreg_weight >= 0.0, "loss.sigreg_weight", self.sigreg_weight, "a value >= 0")
+        _check(
+            isinstance(self.sigreg_directions, int) and self.sigreg_directions >= 1,
+            "loss.sigreg_directions",
+            self.sigreg_directions,
+            "an integer >= 1",
+        )
+        _check(
+            isinstance(self.sigreg_knots, int) and self.sigreg_knots >= 3,
+            "loss.sigreg_knots",
+            self.sigreg_knots,
+            "an integer >= 3",
+        )
+        _check(
+            self.rollout_weight >= 0.0, "loss.rollout_weight", self.rollout_weight, "a value >= 0"
+        )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 1500
+    """Optimizer steps."""
+    batch_size: int = 64
+    """Windows per step (global batch)."""
+    lr: float = 1e-3
+    """Peak AdamW learning rate (linear warm-up, cosine decay)."""
+    weight_decay: float = 1e-3
+    """AdamW weight decay."""
+    warmup_steps: int = 100
+    """Linear learning-rate warm-up steps."""
+    grad_clip: float = 1.0
+    """Gradient-norm clip."""
+    seed: int = 0
+    """Seed of the model init and every sampler."""
+    device: str = "auto"
+    """'auto' (cuda, then mps, then cpu), 'cpu', 'cuda', 'cuda:N' or 'mps'. Chosen once."""
+    threads: int = 0
+    """CPU threads for torch; 0 leaves torch's default."""
+    log_every: int = 25
+    """Steps between metrics.jsonl lines."""
+    eval_every: int = 500
+    """Steps between held-out evaluations (0 = only at the end)."""
+    save_every: int = 500
+    """Steps between checkpoints (always at the end)."""
+
+    def __post_init__(self) -> None:
+        _check(
+            isinstance(self.steps, int) and self.steps >= 1,
+            "train.steps",
+            self.steps,
+            "an integer >= 1",
+        )
+        _check(
+            isinstance(self.batch_size, int) and self.batch_size >= 2,
+            "train.batch_size",
+            self.batch_size,
+            "an integer >= 2 (SIGReg is a batch statistic)",
+        )
+        _check(0.0 < self.lr < 1.0, "train.lr", self.lr, "a value in (0, 1)")
+        _check(self.weight_decay >= 0.0, "train.weight_decay", self.weight_decay, "a value >= 0")
+        _check(
+            isinstance(self.warmup_steps, int) and self.warmup_steps >= 0,
+            "train.warmup_steps",
+            self.warmup_steps,
+            "an integer >= 0",
+        )
+        _check(self.grad_clip > 0.0, "train.grad_clip", self.grad_clip, "a value > 0")
+        _check(
+            isinstance(self.seed, int) and self.seed >= 0,
+            "train.seed",
+            self.seed,
+            "an integer >= 0",
+        )
+        ok_dev = self.device in ("auto", "cpu", "cuda", "mps") or (
+            self.device.startswith("cuda:") and self.device[5:].isdigit()
+        )
+        _check(ok_dev, "train.device", self.device, "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+        _check(
+            isinstance(self.threads, int) and self.threads >= 0,
+            "train.threads",
+            self.threads,
+            "an integer >= 0",
+        )
+        for key in ("log_every", "eval_every", "save_every"):
+            v = getattr(self, key)
+            _check(isinstance(v, int) and v >= 0, f"train.{key}", v, "an integer >= 0")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    horizon: int = 10
+    """Steps of latent rollout error reported (model vs 'latent stays the same')."""
+    probe_window: int = 2
+    """Frames of latents concatenated as probe features (2 lets a linear probe read velocity)."""
+    probe_ridge: float = 1e-3
+    """Ridge penalty of the linear probes (relative to the feature variance)."""
+    max_windows: int = 2000
+    """Most held-out windows used for rollout error (bounds eval time)."""
+
+    def __post_init__(self) -> None:
+        _check(
+            isinstance(self.horizon, int) and 1 <= self.horizon <= 200,
+            "eval.horizon",
+            self.horizon,
+            "an integer in [1, 200]",
+        )
+        _check(
+            isinstance(self.probe_window, int) and 1 <= self.probe_window <= 16,
+            "eval.probe_window",
+            self.probe_window,
+            "an integer in [1, 16]",
+        )
+        _check(self.probe_ridge >= 0.0, "eval.probe_ridge", self.probe_ridge, "a value >= 0")
+        _check(
+            isinstance(self.max_windows, int) and self.max_windows >= 1,
+            "eval.max_windows",
+            self.max_windows,
+            "an integer >= 1",
+        )
+
+
+@dataclass(frozen=True)
+class Config:
+    preset: str = "laptop"
+    """Name of the preset this config started from (informational)."""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Config:
+        """Rebuild a config from ``to_dict()`` output, refusing unknown keys."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"a config must be a JSON object, got {type(d).__name__}")
+        return _build(cls, d, "")
+
+
+_SECTIONS = {k: v for k, v in typing.get_type_hints(Config).items() if dataclasses.is_dataclass(v)}
+
+
+def _build(cls: type, d: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    valid = {f.name for f in fields(cls)}
+    unknown = sorted(set(d) - valid)
+    if unknown:
+        raise ConfigError(
+            f"unknown config key(s) {[prefix + k for k in unknown]}; valid: {sorted(prefix + k for k in valid)}"
+        )
+    kwargs = {}
+    for k, v in d.items():
+        t = hints[k]
+        if dataclasses.is_dataclass(t):
+            if not isinstance(v, dict):
+                raise ConfigError(f"{prefix}{k} must be a section (object), got {v!r}")
+            kwargs[k] = _build(t, v, f"{prefix}{k}.")
+        else:
+            kwargs[k] = _coerce(v, t, prefix + k)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, typ: Any, key: str) -> Any:
+    """Convert ``value`` (from JSON or a command-line string) to field type ``typ``."""
+    origin = typing.get_origin(typ)
+    try:
+        if typ is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0", "no"):
+                return value.lower() in ("true", "1", "yes")
+            raise ValueError
+        if typ is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if typ is float:
+            if isinstance(value, bool):
+                raise ValueError
+            out = float(value)
+            if out != out or out in (float("inf"), float("-inf")):
+                raise ValueError
+            return out
+        if typ is str:
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+        if origin is tuple:
+            items = value.split(",") if isinstance(value, str) else list(value)
+            (inner, _) = typing.get_args(typ)
+            return tuple(
+                _coerce(x.strip() if isinstance(x, str) else x, inner, key)
+                for x in items
+                if x != ""
+            )
+    except (ValueError, TypeError, AttributeError):
+        pass
+    else:
+        raise ConfigError(f"{key}: unsupported field type {typ}")
+    name = getattr(typ, "__name__", str(typ))
+    raise ConfigError(f"{key}={value!r} has the wrong type: expected {name}")
+
+
+def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
+    """Apply ``section.key=value`` strings, e.g. ``["model.dim=256", "train.lr=3e-4"]``."""
+    d = cfg.to_dict()
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(
+                f"override {item!r} must look like section.key=value, e.g. model.dim=256"
+            )
+        key, value = item.split("=", 1)
+        parts = key.strip().split(".")
+        if len(parts) != 2 or parts[0] not in _SECTIONS:
+            raise ConfigError(
+                f"unknown config key {key!r}; sections: {sorted(_SECTIONS)}, e.g. model.dim=256"
+            )
+        section, name = parts
+        valid = {f.name for f in fields(_SECTIONS[section])}
+        if name not in valid:
+            raise ConfigError(
+                f"unknown config key {key!r}; valid keys in {section}: {sorted(valid)}"
+            )
+        d[section][name] = value.strip()
+    return Config.from_dict(d)
+
+
+def _presets() -> dict[str, Config]:
+    debug = Config(
+        preset="debug",
+        data=DataConfig(history=2, rollout=2),
+        model=ModelConfig(
+            dim=32,
+            conv_widths=(8, 16),
+            vit_depth=1,
+            vit_heads=2,
+            mlp_hidden=32,
+            projector_hidden=64,
+            pred_depth=1,
+            pred_heads=2,
+        ),
+        loss=LossConfig(sigreg_directions=32),
+        train=TrainConfig(
+            steps=20, batch_size=16, warmup_steps=2, log_every=5, eval_every=10, save_every=10
+        ),
+        eval=EvalConfig(horizon=4, max_windows=200),
+    )
+    laptop = Config(preset="laptop")
+    gpu = Config(
+        preset="gpu",
+        model=ModelConfig(
+            dim=192, conv_widths=(64, 128, 256), projector_hidden=2048, pred_depth=6, pred_heads=8
+        ),
+        train=TrainConfig(
+            steps=20000, batch_size=256, lr=5e-4, warmup_steps=500, eval_every=2000, save_every=2000
+        ),
+    )
+    return {"debug": debug, "laptop": laptop, "gpu": gpu}
+
+
+PRESETS = tuple(_presets())
+
+
+def load_preset(name: str, overrides: list[str] | None = None) -> Config:
+    """The named preset with ``overrides`` applied."""
+    presets = _presets()
+    if name not in presets:
+        raise ConfigError(f"unknown preset {name!r}; valid: {', '.join(presets)}")
+    return apply_overrides(presets[name], overrides or [])
+
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DataConfig",
+    "EvalConfig",
+    "LossConfig",
+    "ModelConfig",
+    "TrainConfig",
+    "PRESETS",
+    "apply_overrides",
+    "load_preset",
+    "replace",
+]

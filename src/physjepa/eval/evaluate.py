@@ -1,0 +1,95 @@
+"""``physjepa eval``: rollout error against horizon, linear probes, collapse diagnostics."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from physjepa.data.episodes import EpisodeFile, split_episodes
+from physjepa.eval.probe import collapse_stats, linear_probe
+from physjepa.eval.rollout import encode_episodes, rollout_error
+from physjepa.eval.viewer import rollout_strip, train_decoder
+from physjepa.training.checkpoint import atomic_write_text, load_run, sha256_file
+
+
+def evaluate(
+    run_dir: str | Path,
+    data_path: str | Path | None = None,
+    device: str = "cpu",
+    viewer: bool = True,
+    max_train_episodes: int = 200,
+) -> dict:
+    """Evaluate a run on its held-out episodes; writes ``eval.json`` (and ``rollout_strip.png``)."""
+    t0 = time.time()
+    run_dir = Path(run_dir)
+    model, cfg, meta = load_run(run_dir, device)
+    data_path = data_path or meta["data"]["path"]
+    obs_key = meta["data"].get("obs_key", "pixels")
+    with EpisodeFile(data_path) as file:
+        train_eps, val_eps = split_episodes(file.n_episodes, cfg.data.val_fraction)
+        train_eps = train_eps[:max_train_episodes]
+        enc_train = encode_episodes(model, file, train_eps, cfg.data.frameskip, obs_key, device)
+        enc_val = encode_episodes(model, file, val_eps, cfg.data.frameskip, obs_key, device)
+        state_spec = file.state_spec
+
+    result: dict = {
+        "step": meta.get("step"),
+        "checkpoint_sha256": sha256_file(run_dir / "model.safetensors"),
+        "data": str(data_path),
+        "episodes_train": len(enc_train),
+        "episodes_heldout": len(enc_val),
+    }
+    result["rollout"] = rollout_error(
+        model, enc_val, cfg.eval.horizon, cfg.eval.max_windows, device
+    )
+    result["probe"] = (
+        linear_probe(enc_train, enc_val, state_spec, cfg.eval.probe_window, cfg.eval.probe_ridge)
+        if state_spec
+        else {"linear": {}}
+    )
+    result["collapse"] = collapse_stats(torch.cat([ep.z for ep in enc_val]))
+    h = cfg.eval.horizon
+    metrics = {
+        f"eval/rollout_ratio_h{h}": result["rollout"]["ratio"][-1],
+        f"eval/rollout_error_h{h}": result["rollout"]["model"][-1],
+        f"eval/baseline_error_h{h}": result["rollout"]["baseline"][-1],
+        "eval/effective_rank": result["collapse"]["effective_rank"],
+    }
+    metrics.update({f"eval/probe_r2_{k}": v for k, v in result["probe"]["linear"].items()})
+    result["metrics"] = metrics
+    if viewer and obs_key == "pixels":
+        dec = train_decoder(enc_train)
+        longest = max(enc_val, key=lambda e: len(e.z))
+        rollout_strip(model, dec, longest, h, run_dir / "rollout_strip.png")
+    result["seconds"] = round(time.time() - t0, 2)
+    atomic_write_text(run_dir / "eval.json", json.dumps(result, indent=2, default=_json_default))
+    return result
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(type(o))
+
+
+def format_table(result: dict) -> str:
+    """The eval result as a plain-text table for the terminal."""
+    lines = [
+        "rollout error vs horizon (normalised latent MSE)",
+        f"  {'h':>3} {'model':>9} {'same':>9} {'ratio':>7}",
+    ]
+    r = result["rollout"]
+    for h, m, b, q in zip(r["horizon"], r["model"], r["baseline"], r["ratio"]):
+        lines.append(f"  {h:>3} {m:9.4f} {b:9.4f} {q:7.3f}")
+    lines.append(f"linear probe R² on held-out episodes ({result['probe'].get('features', '')})")
+    for k, v in result["probe"]["linear"].items():
+        lines.append(f"  {k:<20} {v:7.3f}")
+    c = result["collapse"]
+    lines.append(
+        f"collapse: per-dim std min {c['std_min']:.3f} mean {c['std_mean']:.3f} max {c['std_max']:.3f}; effective rank {c['effective_rank']:.1f} of {c['dim']}"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Encoders, the action-conditioned predictor, the world model and its losses."""

@@ -1,0 +1,132 @@
+"""Observation encoders: one embedding vector per frame.
+
+Every encoder maps a batch of single observations to features ``(N, D)``; the world model
+adds the BatchNorm projector (LeWM reports it important for stability) and handles time.
+Pixel encoders take ``uint8`` frames ``(N, H, W, 3)`` and normalise them themselves, so
+callers pass raw observations.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def pixels_to_float(x: torch.Tensor) -> torch.Tensor:
+    """(N, H, W, 3) uint8 or float in [0, 255] -> (N, 3, H, W) float in [-0.5, 0.5]."""
+    return x.permute(0, 3, 1, 2).float().div(255.0).sub(0.5)
+
+
+class ConvEncoder(nn.Module):
+    """Small conv net: a 4x4 patchify stem, stride-2 stages, then a linear map to ``dim``.
+
+    Cheap enough to train at thousands of frames per second on two CPU cores at 64x64.
+    """
+
+    def __init__(self, image_size: int, dim: int, widths: tuple[int, ...] = (32, 64, 128)):
+        super().__init__()
+        if image_size % (4 * 2 ** (len(widths) - 1)) != 0:
+            raise ValueError(
+                f"image size {image_size} must be divisible by {4 * 2 ** (len(widths) - 1)} for {len(widths)} conv stages"
+            )
+        layers: list[nn.Module] = [
+            nn.Conv2d(3, widths[0], 4, stride=4),
+            nn.BatchNorm2d(widths[0]),
+            nn.GELU(),
+        ]
+        for cin, cout in zip(widths[:-1], widths[1:]):
+            layers += [
+                nn.Conv2d(cin, cout, 3, stride=2, padding=1),
+                nn.BatchNorm2d(cout),
+                nn.GELU(),
+            ]
+        self.net = nn.Sequential(*layers)
+        side = image_size // (4 * 2 ** (len(widths) - 1))
+        self.head = nn.Linear(widths[-1] * side * side, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.net(pixels_to_float(x))  # (N, C, s, s)
+        return self.head(h.flatten(1))  # (N, D)
+
+
+class ViTEncoder(nn.Module):
+    """A small ViT with a CLS token; the CLS output is the frame embedding (as in LeWM)."""
+
+    def __init__(self, image_size: int, dim: int, patch: int = 8, depth: int = 4, heads: int = 4):
+        super().__init__()
+        if image_size % patch != 0:
+            raise ValueError(
+                f"image size {image_size} must be divisible by model.vit_patch={patch}"
+            )
+        n = (image_size // patch) ** 2
+        self.patch = nn.Conv2d(3, dim, patch, stride=patch)
+        self.cls = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos = nn.Parameter(torch.randn(1, n + 1, dim) * 0.02)
+        layer = nn.TransformerEncoderLayer(
+            dim, heads, 4 * dim, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+        )
+        self.blocks = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.patch(pixels_to_float(x)).flatten(2).transpose(1, 2)  # (N, P, D)
+        tokens = torch.cat([self.cls.expand(len(p), -1, -1), p], dim=1) + self.pos  # (N, P+1, D)
+        return self.norm(self.blocks(tokens)[:, 0])  # (N, D)
+
+
+class MLPEncoder(nn.Module):
+    """For vector observations (sensor readings, states): (N, S) -> (N, D)."""
+
+    def __init__(self, in_dim: int, dim: int, hidden: int = 256):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(in_dim, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, dim),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.float())
+
+
+class Projector(nn.Module):
+    """MLP with BatchNorm from encoder features to the embedding SIGReg shapes (LeWM)."""
+
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1, self.bn, self.fc2 = (
+            nn.Linear(dim, hidden),
+            nn.BatchNorm1d(hidden),
+            nn.Linear(hidden, dim),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.bn(self.fc1(x))))
+
+
+def build_encoder(kind: str, obs_shape: tuple[int, ...], dim: int, **kw) -> nn.Module:
+    """Encoder ``kind`` ('conv', 'vit', 'mlp') for observations of shape ``obs_shape``."""
+    if kind in ("conv", "vit"):
+        if len(obs_shape) != 3 or obs_shape[-1] != 3 or obs_shape[0] != obs_shape[1]:
+            raise ValueError(
+                f"encoder {kind!r} needs square (H, W, 3) pixels, got observations of shape {obs_shape}; use model.encoder=mlp for vectors"
+            )
+        if kind == "conv":
+            return ConvEncoder(obs_shape[0], dim, kw.get("conv_widths", (32, 64, 128)))
+        return ViTEncoder(
+            obs_shape[0],
+            dim,
+            kw.get("vit_patch", 8),
+            kw.get("vit_depth", 4),
+            kw.get("vit_heads", 4),
+        )
+    if kind == "mlp":
+        if len(obs_shape) != 1:
+            raise ValueError(
+                f"encoder 'mlp' needs vector observations, got shape {obs_shape}; use model.encoder=conv for pixels"
+            )
+        return MLPEncoder(obs_shape[0], dim, kw.get("mlp_hidden", 256))
+    raise ValueError(f"unknown encoder {kind!r}; valid: conv, vit, mlp")

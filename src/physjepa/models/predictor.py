@@ -1,0 +1,89 @@
+"""Action-conditioned, frame-causal transformer predictor with AdaLN-zero conditioning.
+
+Input: embeddings ``z (B, T, D)`` of T consecutive frames and the action block applied after
+each ``a (B, T, A)``. Output ``(B, T, D)``: position t predicts the embedding of frame t+1 from
+frames <= t only (a causal mask), so future frames never change past predictions.
+Actions enter through adaptive LayerNorm whose gates start at zero (DiT's AdaLN-zero), and
+the output is a residual on ``z`` that starts at zero: an untrained predictor says "the
+latent stays the same".
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return x * (1 + scale) + shift
+
+
+class Block(nn.Module):
+    def __init__(self, dim: int, heads: int, mlp_ratio: int, dropout: float):
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.norm1 = nn.LayerNorm(dim, elementwise_affine=False)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim, elementwise_affine=False)
+        self.mlp = nn.Sequential(
+            nn.Linear(dim, mlp_ratio * dim),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(mlp_ratio * dim, dim),
+        )
+        self.ada = nn.Linear(dim, 6 * dim)  # action -> shift/scale/gate for attention and MLP
+        nn.init.zeros_(self.ada.weight)
+        nn.init.zeros_(self.ada.bias)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        sh1, sc1, g1, sh2, sc2, g2 = self.ada(c).chunk(6, dim=-1)  # each (B, T, D)
+        q, k, v = (
+            self.qkv(_modulate(self.norm1(x), sh1, sc1))
+            .view(b, t, 3, self.heads, d // self.heads)
+            .permute(2, 0, 3, 1, 4)
+        )  # each (B, h, T, d/h)
+        drop = self.dropout if self.training else 0.0
+        att = F.scaled_dot_product_attention(
+            q, k, v, is_causal=True, dropout_p=drop
+        )  # (B, h, T, d/h)
+        x = x + g1 * F.dropout(self.proj(att.transpose(1, 2).reshape(b, t, d)), drop, self.training)
+        return x + g2 * self.mlp(_modulate(self.norm2(x), sh2, sc2))
+
+
+class Predictor(nn.Module):
+    def __init__(
+        self,
+        dim: int,
+        action_dim: int,
+        max_len: int,
+        depth: int = 3,
+        heads: int = 4,
+        mlp_ratio: int = 4,
+        dropout: float = 0.1,
+    ):
+        super().__init__()
+        self.max_len = max_len
+        self.pos = nn.Parameter(torch.randn(1, max_len, dim) * 0.02)
+        self.action_mlp = nn.Sequential(nn.Linear(action_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+        self.blocks = nn.ModuleList(Block(dim, heads, mlp_ratio, dropout) for _ in range(depth))
+        self.norm = nn.LayerNorm(dim, elementwise_affine=False)
+        self.ada_out = nn.Linear(dim, 2 * dim)
+        self.out = nn.Linear(dim, dim)
+        for m in (self.ada_out, self.out):
+            nn.init.zeros_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    def forward(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """z (B, T, D), a (B, T, A) -> predicted next embeddings (B, T, D)."""
+        t = z.shape[1]
+        if t > self.max_len:
+            raise ValueError(f"predictor context {t} exceeds its maximum {self.max_len}")
+        c = F.silu(self.action_mlp(a))  # (B, T, D)
+        x = z + self.pos[:, :t]
+        for blk in self.blocks:
+            x = blk(x, c)
+        shift, scale = self.ada_out(c).chunk(2, dim=-1)
+        return z + self.out(_modulate(self.norm(x), shift, scale))  # (B, T, D)

@@ -1,0 +1,115 @@
+"""The JEPA world model: an encoder, a projector and an action-conditioned predictor.
+
+Contract (DESIGN.md):
+
+- ``encode(obs (B, T, ...)) -> z (B, T, D)``
+- ``predict(z (B, H, D), a (B, H, A)) -> z_next (B, D)``
+- ``rollout(z_hist (B, H, D), actions (B, S, T, A)) -> z (B, S, T, D)``
+
+``A`` is the action *block* size (frameskip x raw action size).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from physjepa.models.encoders import Projector, build_encoder
+from physjepa.models.predictor import Predictor
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a model needs to be rebuilt from its weights: saved beside them in config.json."""
+
+    obs_shape: tuple[int, ...]
+    action_dim: int
+    history: int
+
+
+class WorldModel(nn.Module):
+    def __init__(
+        self, encoder: nn.Module, projector: nn.Module, predictor: Predictor, spec: ModelSpec
+    ):
+        super().__init__()
+        self.encoder, self.projector, self.predictor, self.spec = (
+            encoder,
+            projector,
+            predictor,
+            spec,
+        )
+
+    @property
+    def history(self) -> int:
+        return self.spec.history
+
+    def encode(self, obs: torch.Tensor) -> torch.Tensor:
+        """obs (B, T, *obs_shape) -> z (B, T, D)."""
+        b, t = obs.shape[:2]
+        if tuple(obs.shape[2:]) != tuple(self.spec.obs_shape):
+            raise ValueError(
+                f"observations have shape {tuple(obs.shape[2:])}, the model expects {tuple(self.spec.obs_shape)}"
+            )
+        z = self.projector(self.encoder(obs.reshape(b * t, *obs.shape[2:])))  # (B*T, D)
+        return z.view(b, t, -1)
+
+    def predict_all(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced: z (B, T, D), a (B, T, A) -> prediction of z[:, t+1] at every t (B, T, D)."""
+        return self.predictor(z, a)
+
+    def predict(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """z (B, H, D) history, a (B, H, A) action after each -> next embedding (B, D)."""
+        return self.predictor(z[:, -self.history :], a[:, -self.history :])[:, -1]
+
+    def rollout(
+        self, z_hist: torch.Tensor, actions: torch.Tensor, past_actions: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Roll S candidate action sequences forward from one history per batch element.
+
+        z_hist (B, H, D); actions (B, S, T, A), applied after the last history frame and then
+        after each predicted frame; past_actions (B, H-1, A), the actions applied after the
+        earlier history frames (zeros when unknown). Returns z (B, S, T, D): z[:, :, i] is the
+        embedding predicted after actions[:, :, i].
+        """
+        b, s, t, adim = actions.shape
+        h = z_hist.shape[1]
+        if past_actions is None:
+            past_actions = actions.new_zeros(b, h - 1, adim)
+        zs = z_hist.unsqueeze(1).expand(b, s, h, -1).reshape(b * s, h, -1)  # (B*S, H, D)
+        acts = torch.cat(
+            [past_actions.unsqueeze(1).expand(b, s, h - 1, adim), actions], dim=2
+        ).reshape(b * s, h - 1 + t, adim)
+        out = []
+        for i in range(t):
+            a_ctx = acts[:, i : i + h][:, -zs.shape[1] :]  # actions after each context frame
+            z_next = self.predict(zs, a_ctx)  # (B*S, D)
+            out.append(z_next)
+            zs = torch.cat([zs, z_next[:, None]], dim=1)[:, -self.history :]
+        return torch.stack(out, dim=1).view(b, s, t, -1)
+
+
+def build_world_model(model_cfg, spec: ModelSpec) -> WorldModel:
+    """A fresh model from a :class:`physjepa.config.ModelConfig` and a :class:`ModelSpec`."""
+    c = model_cfg
+    enc = build_encoder(
+        c.encoder,
+        tuple(spec.obs_shape),
+        c.dim,
+        conv_widths=tuple(c.conv_widths),
+        vit_patch=c.vit_patch,
+        vit_depth=c.vit_depth,
+        vit_heads=c.vit_heads,
+        mlp_hidden=c.mlp_hidden,
+    )
+    pred = Predictor(
+        c.dim,
+        spec.action_dim,
+        spec.history,
+        c.pred_depth,
+        c.pred_heads,
+        c.pred_mlp_ratio,
+        c.pred_dropout,
+    )
+    return WorldModel(enc, Projector(c.dim, c.projector_hidden), pred, spec)

@@ -1,0 +1,259 @@
+"""Self-contained HTML report for one run directory.
+
+``write_report(run_dir)`` reads ``config.json``, ``metrics.jsonl``, ``eval.json`` and
+``rollout_strip.png`` (each optional) and writes ``run_dir/report.html``: one file with
+inline CSS and images embedded as base64 data URIs, so it opens offline and can be
+mailed or archived alone. A missing or broken input turns its section into a short
+message; it never stops the rest of the report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import tempfile
+from html import escape
+from pathlib import Path
+
+from physjepa.report.plots import loss_curves_png, png_data_uri, rollout_error_png
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:960px;
+margin:2em auto;padding:0 1em;color:#222;line-height:1.4}
+h1{margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.6em 0}th,td{border:1px solid #ccc;padding:.25em .6em}
+th{background:#f3f3f3;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.muted{color:#777}.msg{color:#8a5a00;background:#fff8e6;padding:.4em .7em;border-radius:4px}
+img{max-width:100%;border:1px solid #eee}pre{background:#f7f7f7;padding:.8em;overflow-x:auto}
+code{background:#f3f3f3;padding:0 .2em}
+"""
+
+
+def fmt(x, spec: str = ".3f") -> str:
+    """Format a float with ``spec`` (ints get thousands commas); NaN or non-numbers give "n/a"."""
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return "n/a"
+    if math.isnan(x):
+        return "n/a"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:,}" if isinstance(x, int) else format(x, spec)
+
+
+def _msg(text: str) -> str:
+    return f'<p class="msg">{escape(text)}</p>'
+
+
+def _img(png: bytes | None, alt: str) -> str:
+    return f'<img src="{png_data_uri(png)}" alt="{escape(alt)}">' if png else ""
+
+
+def _table(header: list[str], rows: list[list[str]], num_cols: int = 0) -> str:
+    """A ``<table>``; cells are escaped here, the last ``num_cols`` are right-aligned."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = []
+    for row in rows:
+        first = len(row) - num_cols
+        cells = "".join(
+            f'<td class="num">{escape(c)}</td>' if i >= first else f"<td>{escape(c)}</td>"
+            for i, c in enumerate(row)
+        )
+        body.append(f"<tr>{cells}</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _read_json(path: Path) -> tuple[dict | None, str | None]:
+    """(object, None) on success, (None, reason) if the file is missing or unreadable."""
+    if not path.is_file():
+        return None, "missing"
+    try:
+        obj = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        return None, f"unreadable ({type(e).__name__}: {e})"
+    return (obj, None) if isinstance(obj, dict) else (None, "not a JSON object")
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """Parsed ``metrics.jsonl`` lines; blank, truncated or non-object lines are skipped."""
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict):
+            records.append(rec)
+    return records
+
+
+def _header(cfg: dict | None, cfg_err: str | None, ev: dict | None) -> str:
+    cfg = cfg or {}
+    data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
+    spec = cfg.get("spec") if isinstance(cfg.get("spec"), dict) else {}
+    sha = (ev or {}).get("checkpoint_sha256")
+    state = data.get("state_spec") if isinstance(data.get("state_spec"), list) else []
+    state_txt = ", ".join(f"{s[0]} {s[1]}" for s in state if isinstance(s, list) and len(s) == 2)
+    episodes = f"{fmt(data.get('train_episodes'))} / {fmt(data.get('val_episodes'))}"
+    shapes = " / ".join(str(spec.get(k, "n/a")) for k in ("obs_shape", "action_dim", "history"))
+    rows = [
+        ["world", str(data.get("world", "n/a"))],
+        ["report generated", dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")],
+        ["checkpoint sha256", str(sha)[:12] if sha else "n/a"],
+        ["eval step", fmt((ev or {}).get("step"))],
+        ["parameters", fmt(cfg.get("n_params"))],
+        ["data", str(data.get("path", "n/a"))],
+        ["episodes (train / val)", episodes],
+        ["obs shape / action dim / history", shapes],
+        ["state variables", state_txt or "n/a"],
+        ["physjepa version", str(cfg.get("physjepa_version", "n/a"))],
+    ]
+    out = _table(["field", "value"], rows)
+    if cfg_err:
+        out += _msg(f"config.json is {cfg_err}.")
+    return out
+
+
+def _losses(records: list[dict]) -> str:
+    if not records:
+        return _msg("No metrics.jsonl records yet.")
+    png = loss_curves_png(records)
+    if png is None:
+        return _msg("metrics.jsonl has no loss values to plot.")
+    last = {k: v for r in records for k, v in r.items() if k.startswith(("train/", "eval/"))}
+    rows = [[k, fmt(v, ".4g")] for k, v in sorted(last.items())]
+    steps = [r["step"] for r in records if isinstance(r.get("step"), int | float)]
+    note = f'<p class="muted">{len(records)} records, last step {fmt(max(steps) if steps else None)}.</p>'
+    return (
+        _img(png, "loss curves")
+        + note
+        + "<h3>Latest value of each metric</h3>"
+        + _table(["metric", "value"], rows, 1)
+    )
+
+
+def _rollout(ev: dict) -> str:
+    ro = ev.get("rollout")
+    if not isinstance(ro, dict) or not ro.get("horizon"):
+        return _msg("eval.json has no rollout results.")
+    cols = [
+        ro.get(k) if isinstance(ro.get(k), list) else [] for k in ("model", "baseline", "ratio")
+    ]
+    rows = [
+        [str(h), *(fmt(c[i] if i < len(c) else None) for c in cols)]
+        for i, h in enumerate(ro["horizon"])
+    ]
+    note = (
+        '<p class="muted">Latent prediction error, normalised; the baseline predicts that the '
+        "latent stays the same. ratio = model / baseline (below 1 beats the baseline). "
+        f"{escape(fmt(ro.get('n_windows')))} windows.</p>"
+    )
+    table = _table(["horizon", "model", "baseline", "ratio"], rows, 3)
+    return _img(rollout_error_png(ro), "rollout error against horizon") + note + table
+
+
+def _probe(ev: dict) -> str:
+    pr = ev.get("probe")
+    lin = pr.get("linear") if isinstance(pr, dict) else None
+    if not isinstance(lin, dict) or not lin:
+        return _msg("eval.json has no probe results.")
+    rows = [[str(k), fmt(v)] for k, v in lin.items()]
+    note = (
+        f'<p class="muted">Linear probe R² on held-out data. Features: {escape(str(pr.get("features", "n/a")))}; '
+        f"{escape(fmt(pr.get('n_train')))} train / {escape(fmt(pr.get('n_test')))} test samples.</p>"
+    )
+    return note + _table(["state variable", "R²"], rows, 1)
+
+
+def _collapse(ev: dict) -> str:
+    co = ev.get("collapse")
+    if not isinstance(co, dict) or not co:
+        return _msg("eval.json has no collapse diagnostics.")
+    labels = {
+        "std_min": "per-dim std, min",
+        "std_mean": "per-dim std, mean",
+        "std_max": "per-dim std, max",
+        "effective_rank": "effective rank",
+        "dim": "latent dim",
+    }
+    keys = [k for k in labels if k in co] + [k for k in co if k not in labels]
+    rows = [[labels.get(k, k), fmt(co[k])] for k in keys]
+    note = '<p class="muted">A std near 0 or an effective rank far below the latent dim signals collapse.</p>'
+    return note + _table(["diagnostic", "value"], rows, 1)
+
+
+def _strip(path: Path) -> str:
+    if not path.is_file():
+        return _msg("rollout_strip.png not found; `physjepa eval` writes it.")
+    png = path.read_bytes()
+    if not png.startswith(PNG_SIGNATURE):
+        return _msg("rollout_strip.png is not a PNG file.")
+    return _img(png, "real frames beside frames decoded from predicted latents")
+
+
+def _config(cfg: dict | None) -> str:
+    if not cfg or "config" not in cfg:
+        return _msg("No resolved config in config.json.")
+    text = json.dumps(cfg["config"], indent=2, sort_keys=False, default=str)
+    return f"<details><summary>show resolved config</summary><pre>{escape(text)}</pre></details>"
+
+
+def _section(title: str, build, *args) -> str:
+    """``<h2>`` plus the section body; an unexpected error becomes a message, not a crash."""
+    try:
+        body = build(*args)
+    except Exception as e:  # one bad section must not lose the whole report
+        body = _msg(f"Could not render this section: {type(e).__name__}: {e}")
+    return f"<section><h2>{escape(title)}</h2>{body}</section>"
+
+
+def render_report(run_dir: str | Path) -> str:
+    """The report for ``run_dir`` as one HTML string (see module docstring)."""
+    run_dir = Path(run_dir)
+    name = run_dir.resolve().name
+    cfg, cfg_err = _read_json(run_dir / "config.json")
+    ev, ev_err = _read_json(run_dir / "eval.json")
+    records = read_metrics(run_dir / "metrics.jsonl")
+
+    def need_eval(build):
+        if ev is not None:
+            return build
+        cmd = f"physjepa eval runs/{name}"
+        return lambda _: _msg(f"eval.json is {ev_err}: run `{cmd}` first.")
+
+    parts = [
+        f"<h1>physjepa run <code>{escape(name)}</code></h1>",
+        _section("Summary", _header, cfg, cfg_err, ev),
+        _section("Loss curves", _losses, records),
+        _section("Rollout error against horizon", need_eval(_rollout), ev),
+        _section("Linear probe R²", need_eval(_probe), ev),
+        _section("Collapse diagnostics", need_eval(_collapse), ev),
+        _section("Real vs predicted frames", _strip, run_dir / "rollout_strip.png"),
+        _section("Resolved config", _config, cfg),
+    ]
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>physjepa report: {escape(name)}</title><style>{CSS}</style></head>"
+        f"<body>{''.join(parts)}</body></html>\n"
+    )
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Write ``run_dir/report.html`` atomically (temp file + ``os.replace``); return its path."""
+    run_dir = Path(run_dir)
+    out = run_dir / "report.html"
+    text = render_report(run_dir)
+    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=".report.", suffix=".html.tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out

@@ -1,0 +1,150 @@
+"""Small matplotlib figures for the run report, returned as PNG bytes.
+
+matplotlib is imported inside each function and switched to the non-interactive ``Agg``
+backend there, so importing this module has no side effects and needs no display.
+Every function returns ``None`` when there is nothing to plot instead of raising.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Sequence
+
+FIGSIZE = (6.0, 3.5)  # inches
+DPI = 100
+
+# Train curves drawn on the loss plot, in this order; eval curves are found by prefix.
+TRAIN_KEYS = ("train/loss", "train/loss_pred", "train/loss_rollout", "train/sigreg")
+EVAL_LOSS_PREFIX = "eval/loss"
+
+
+def png_data_uri(png: bytes) -> str:
+    """Return ``png`` as a ``data:image/png;base64,...`` URI for an ``<img src>``."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _finite(x) -> float | None:
+    """``x`` as a float when it is a finite real number, else ``None``."""
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _series(records: Sequence[dict], key: str, positive: bool) -> tuple[list, list]:
+    """(steps, values) for ``key``, skipping records without a usable step or value."""
+    steps, values = [], []
+    for r in records:
+        s, v = _finite(r.get("step")), _finite(r.get(key))
+        if s is None or v is None or (positive and v <= 0):
+            continue
+        steps.append(s)
+        values.append(v)
+    return steps, values
+
+
+def _to_png(fig, plt) -> bytes:
+    try:
+        buf = io.BytesIO()
+        fig.tight_layout()
+        fig.savefig(buf, format="png", dpi=DPI)
+        return buf.getvalue()
+    finally:
+        plt.close(fig)
+
+
+def loss_curves_png(records: list[dict]) -> bytes | None:
+    """Train losses (and ``eval/loss*`` curves, dashed) against step on a log-y axis.
+
+    ``records`` are parsed ``metrics.jsonl`` lines; any may lack any key. Non-positive
+    and non-finite values are dropped (log scale). Returns ``None`` if no curve has a point.
+    """
+    eval_keys = sorted(
+        {k for r in records for k in r if isinstance(k, str) and k.startswith(EVAL_LOSS_PREFIX)}
+    )
+    curves = []
+    for key in (*TRAIN_KEYS, *eval_keys):
+        steps, values = _series(records, key, positive=True)
+        if steps:
+            curves.append((key, steps, values))
+    if not curves:
+        return None
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    for key, steps, values in curves:
+        is_eval = key.startswith("eval/")
+        ax.plot(
+            steps,
+            values,
+            label=key,
+            linestyle="--" if is_eval else "-",
+            marker="o" if is_eval or len(steps) == 1 else None,
+            markersize=3,
+            linewidth=1.2,
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    return _to_png(fig, plt)
+
+
+def rollout_error_png(rollout: dict) -> bytes | None:
+    """Normalised latent rollout error against horizon: model vs copy-last-latent baseline.
+
+    ``rollout`` is ``eval.json["rollout"]`` with equal-length lists ``horizon``, ``model``,
+    ``baseline`` and optionally ``ratio`` (model / baseline, drawn on a second axis).
+    Returns ``None`` if the lists are missing or empty.
+    """
+    if not isinstance(rollout, dict):
+        return None
+    horizon = rollout.get("horizon")
+    if not isinstance(horizon, list) or not horizon:
+        return None
+
+    def points(key: str) -> tuple[list, list]:
+        ys = rollout.get(key)
+        if not isinstance(ys, list):
+            return [], []
+        pairs = [(_finite(h), _finite(y)) for h, y in zip(horizon, ys)]
+        pairs = [(h, y) for h, y in pairs if h is not None and y is not None]
+        return [h for h, _ in pairs], [y for _, y in pairs]
+
+    model, baseline, ratio = points("model"), points("baseline"), points("ratio")
+    if not model[0] and not baseline[0]:
+        return None
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    if model[0]:
+        ax.plot(*model, marker="o", markersize=3, label="model")
+    if baseline[0]:
+        ax.plot(*baseline, marker="s", markersize=3, color="gray", label="baseline (latent stays)")
+    ax.set_xlabel("horizon (steps)")
+    ax.set_ylabel("normalised latent error")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    if ratio[0]:
+        ax2 = ax.twinx()
+        (line,) = ax2.plot(*ratio, linestyle=":", color="tab:red", label="ratio model/baseline")
+        ax2.axhline(1.0, color="tab:red", linewidth=0.6, alpha=0.4)
+        ax2.set_ylabel("ratio", color="tab:red")
+        ax2.set_ylim(bottom=0)
+        handles.append(line)
+        labels.append(line.get_label())
+    ax.legend(handles, labels, fontsize=7, loc="best")
+    return _to_png(fig, plt)

@@ -1,0 +1,117 @@
+"""The World contract: a seeded ``gymnasium.Env`` that renders pixels and exposes physics.
+
+Every built-in world subclasses :class:`World`. Beyond Gymnasium's API a world offers:
+
+- ``state() -> dict[str, np.ndarray]``: ground-truth physical quantities (float32) used by
+  probes. Keys and shapes are fixed for a given set of params (``state_spec()`` lists them).
+- ``params``: the factors of variation (gravity, restitution, colours, ...), settable at
+  creation through ``make(name, **params)``; unknown names are refused.
+- ``goal()`` / ``success(goal)`` where the world has a task (``has_task`` is True).
+- ``random_action(rng)``: the action the ``random`` collection policy takes.
+
+A world is deterministic given its seed: ``reset(seed=s)`` followed by the same actions gives
+the same observations and states, bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+
+class WorldError(ValueError):
+    """A world was asked for something it cannot do (bad param, unknown name...)."""
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A task target: ``state`` holds the target quantities, ``obs`` the rendered goal frame."""
+
+    state: dict[str, np.ndarray]
+    obs: np.ndarray  # (H, W, 3) uint8
+
+
+class World(gym.Env):
+    """Base class. Subclasses set ``name``, ``default_params`` and implement the hooks."""
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 20}
+    name: ClassVar[str] = "world"
+    #: Factors of variation and their defaults; ``make`` accepts exactly these names.
+    default_params: ClassVar[dict[str, Any]] = {}
+    #: Steps per episode when collecting, unless the caller says otherwise.
+    default_episode_steps: ClassVar[int] = 100
+    has_task: ClassVar[bool] = False
+
+    def __init__(self, render_mode: str = "rgb_array", image_size: int = 64, **params: Any):
+        if render_mode != "rgb_array":
+            raise WorldError(f"render_mode={render_mode!r} is not supported; use 'rgb_array'")
+        if not isinstance(image_size, int) or not 16 <= image_size <= 512:
+            raise WorldError(f"image_size={image_size!r} must be an integer in [16, 512]")
+        unknown = sorted(set(params) - set(self.default_params))
+        if unknown:
+            raise WorldError(
+                f"unknown param(s) {unknown} for world {self.name!r}; "
+                f"valid: {sorted(self.default_params)}"
+            )
+        self.render_mode = render_mode
+        self.image_size = image_size
+        self.params: dict[str, Any] = {**self.default_params, **params}
+        self.observation_space = gym.spaces.Box(0, 255, (image_size, image_size, 3), np.uint8)
+
+    # -- hooks every world implements -------------------------------------------------------
+    def state(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def render(self) -> np.ndarray:
+        raise NotImplementedError
+
+    # -- shared helpers ---------------------------------------------------------------------
+    def state_spec(self) -> list[tuple[str, tuple[int, ...]]]:
+        """Names and shapes of ``state()``, in the order they are flattened into a vector."""
+        return [(k, tuple(np.shape(v))) for k, v in self.state().items()]
+
+    def state_vector(self) -> np.ndarray:
+        """``state()`` flattened into one float32 vector, in ``state_spec()`` order."""
+        parts = [np.asarray(v, np.float32).reshape(-1) for v in self.state().values()]
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+    def random_action(self, rng: np.random.Generator) -> np.ndarray:
+        """The ``random`` policy's action: uniform within the action bounds."""
+        low, high = self.action_space.low, self.action_space.high
+        return rng.uniform(low, high).astype(np.float32)
+
+    def goal(self) -> Goal:
+        raise WorldError(f"world {self.name!r} has no task, so it has no goal")
+
+    def success(self, goal: Goal) -> bool:
+        raise WorldError(f"world {self.name!r} has no task, so success is undefined")
+
+
+# -- param validation shared by the built-in worlds -----------------------------------------
+def check_number(name: str, value: Any, low: float, high: float, integer: bool = False) -> Any:
+    """``value`` as a Python float (or int) if it lies in ``[low, high]``; else a WorldError."""
+    kind = "an integer" if integer else "a number"
+    numeric = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numeric)
+        or not np.isfinite(value)
+        or not low <= value <= high
+    ):
+        raise WorldError(f"{name}={value!r} must be {kind} in [{low}, {high}]")
+    return int(value) if integer else float(value)
+
+
+def check_color(name: str, value: Any) -> tuple[int, int, int]:
+    """``value`` as an ``(r, g, b)`` tuple of ints in [0, 255]; else a WorldError."""
+    try:
+        rgb = tuple(int(c) for c in value)
+        valid = len(rgb) == 3 and all(0 <= c <= 255 and c == v for c, v in zip(rgb, value))
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise WorldError(f"{name}={value!r} must be an (r, g, b) colour with ints in [0, 255]")
+    return rgb

@@ -1,0 +1,31 @@
+"""Worlds by name: ``make("ball-drop", gravity=900.0)``."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from physjepa.worlds.base import World, WorldError
+
+# name -> "module:Class"; modules are imported only when a world is made (no import side effects).
+_REGISTRY: dict[str, str] = {
+    "ball-drop": "physjepa.worlds.ball_drop:BallDrop",
+    "two-room": "physjepa.worlds.two_room:TwoRoom",
+}
+
+
+def names() -> list[str]:
+    """Registered world names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def world_class(name: str) -> type[World]:
+    if name not in _REGISTRY:
+        raise WorldError(f"unknown world {name!r}; known worlds: {', '.join(names())}")
+    module, cls = _REGISTRY[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def make(name: str, image_size: int = 64, **params: Any) -> World:
+    """Create world ``name`` with the given params (its factors of variation)."""
+    return world_class(name)(image_size=image_size, **params)

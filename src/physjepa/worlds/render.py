@@ -1,0 +1,80 @@
+"""Tiny anti-aliased rasteriser for the built-in worlds: numpy only, a few µs per shape.
+
+A :class:`Canvas` is a float32 RGB buffer ``(size, size, 3)`` looking at the square world
+region ``[0, extent] x [0, extent]``. World coordinates have y pointing up; image rows go
+down, so world ``(x, y)`` lands at pixel column ``x * scale`` and row ``(extent - y) * scale``
+(continuous coordinates; pixel ``(row j, col i)`` covers ``[i, i+1] x [j, j+1]``).
+
+Every shape is blended with its *coverage* of each pixel (exact area for rectangles, a
+one-pixel ramp on the signed distance for circles), so moving a shape by a fraction of a
+pixel changes pixel values continuously. That is what lets linear probes read sub-pixel
+positions back out of a learned embedding. Work is confined to each shape's bounding box.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+Color = Sequence[float]
+
+
+class Canvas:
+    """A float RGB image of the world square ``[0, extent]^2``; ``to_uint8()`` gives the frame."""
+
+    def __init__(self, size: int, extent: float = 1.0, background: Color = (0, 0, 0)):
+        self.size = size
+        self.extent = float(extent)
+        self.scale = size / self.extent  # pixels per world unit
+        self.pixels = np.empty((size, size, 3), np.float32)  # (H, W, 3), values in [0, 255]
+        self.pixels[:] = np.asarray(background, np.float32)
+
+    def copy(self) -> Canvas:
+        """An independent canvas with the same pixels (e.g. a pre-drawn static layer)."""
+        other = object.__new__(Canvas)
+        other.size, other.extent, other.scale = self.size, self.extent, self.scale
+        other.pixels = self.pixels.copy()
+        return other
+
+    def to_uint8(self) -> np.ndarray:
+        """The frame as ``(size, size, 3)`` uint8, rounded to nearest."""
+        return np.clip(self.pixels + 0.5, 0, 255).astype(np.uint8)
+
+    # -- shapes (world units) -------------------------------------------------------------
+    def circle(self, center: Sequence[float], radius: float, color: Color) -> None:
+        """A filled disc; edge pixels get coverage ``clip(r - d + 1/2, 0, 1)`` (d in pixels)."""
+        u = center[0] * self.scale  # column, continuous
+        v = (self.extent - center[1]) * self.scale  # row, continuous
+        r = radius * self.scale
+        i0, i1 = self._span(u - r - 1, u + r + 1)
+        j0, j1 = self._span(v - r - 1, v + r + 1)
+        if i0 >= i1 or j0 >= j1:
+            return
+        dx = np.arange(i0, i1, dtype=np.float32) + (0.5 - u)  # (w,)
+        dy = np.arange(j0, j1, dtype=np.float32) + (0.5 - v)  # (h,)
+        dist = np.sqrt(dy[:, None] ** 2 + dx[None, :] ** 2)  # (h, w)
+        self._blend(j0, j1, i0, i1, np.clip(r - dist + 0.5, 0.0, 1.0), color)
+
+    def rect(self, lo: Sequence[float], hi: Sequence[float], color: Color) -> None:
+        """A filled axis-aligned rectangle from corner ``lo`` to ``hi``; exact area coverage."""
+        u0, u1 = lo[0] * self.scale, hi[0] * self.scale
+        v0, v1 = (self.extent - hi[1]) * self.scale, (self.extent - lo[1]) * self.scale
+        i0, i1 = self._span(u0, u1)
+        j0, j1 = self._span(v0, v1)
+        if i0 >= i1 or j0 >= j1:
+            return
+        cols = np.arange(i0, i1, dtype=np.float32)
+        rows = np.arange(j0, j1, dtype=np.float32)
+        cover_x = np.clip(np.minimum(cols + 1, u1) - np.maximum(cols, u0), 0.0, 1.0)  # (w,)
+        cover_y = np.clip(np.minimum(rows + 1, v1) - np.maximum(rows, v0), 0.0, 1.0)  # (h,)
+        self._blend(j0, j1, i0, i1, cover_y[:, None] * cover_x[None, :], color)
+
+    # -- internals ------------------------------------------------------------------------
+    def _span(self, a: float, b: float) -> tuple[int, int]:
+        """Pixel index range ``[start, stop)`` touched by the continuous interval ``[a, b]``."""
+        return max(int(np.floor(a)), 0), min(int(np.ceil(b)), self.size)
+
+    def _blend(self, j0: int, j1: int, i0: int, i1: int, alpha: np.ndarray, color: Color) -> None:
+        patch = self.pixels[j0:j1, i0:i1]  # (h, w, 3), a view
+        patch += alpha[:, :, None] * (np.asarray(color, np.float32) - patch)
