@@ -19,6 +19,16 @@ class ConfigError(ValueError):
     """A config key or value is invalid; the message names it and the valid choices."""
 
 
+def _is_int(v: Any) -> bool:
+    # bool is an int subclass, but True is no valid history length or dimension
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    # checked before comparing, so a wrong type is a ConfigError, not a TypeError
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def _check(cond: bool, key: str, value: Any, expect: str) -> None:
     if not cond:
         raise ConfigError(f"{key}={value!r} is invalid: expected {expect}")
@@ -38,25 +48,25 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         _check(
-            isinstance(self.history, int) and 1 <= self.history <= 64,
+            _is_int(self.history) and 1 <= self.history <= 64,
             "data.history",
             self.history,
             "an integer in [1, 64]",
         )
         _check(
-            isinstance(self.rollout, int) and 1 <= self.rollout <= 32,
+            _is_int(self.rollout) and 1 <= self.rollout <= 32,
             "data.rollout",
             self.rollout,
             "an integer in [1, 32]",
         )
         _check(
-            isinstance(self.frameskip, int) and 1 <= self.frameskip <= 32,
+            _is_int(self.frameskip) and 1 <= self.frameskip <= 32,
             "data.frameskip",
             self.frameskip,
             "an integer in [1, 32]",
         )
         _check(
-            0.0 < self.val_fraction < 1.0,
+            _is_num(self.val_fraction) and 0.0 < self.val_fraction < 1.0,
             "data.val_fraction",
             self.val_fraction,
             "a fraction in (0, 1)",
@@ -74,7 +84,7 @@ class ModelConfig:
     """Observation encoder: 'conv' (pixels, default), 'vit' (pixels), 'mlp' (vectors)."""
     dim: int = 128
     """Embedding size: one vector of this size per frame."""
-    conv_widths: tuple[int, ...] = (32, 64, 128)
+    conv_widths: tuple[int, ...] = (16, 32, 64)
     """Channels of the conv encoder's stride-2 stages (after a stride-2 stem)."""
     vit_patch: int = 8
     """ViT patch size in pixels (must divide the image size)."""
@@ -103,72 +113,69 @@ class ModelConfig:
             "one of 'conv', 'vit', 'mlp'",
         )
         _check(
-            isinstance(self.dim, int) and 4 <= self.dim <= 4096,
+            _is_int(self.dim) and 4 <= self.dim <= 4096,
             "model.dim",
             self.dim,
             "an integer in [4, 4096]",
         )
         _check(
-            len(self.conv_widths) >= 1
-            and all(isinstance(w, int) and w > 0 for w in self.conv_widths),
+            isinstance(self.conv_widths, tuple)
+            and len(self.conv_widths) >= 1
+            and all(_is_int(w) and w > 0 for w in self.conv_widths),
             "model.conv_widths",
             self.conv_widths,
-            "positive integers, e.g. 32,64,128",
+            "a tuple of positive integers, e.g. 32,64,128",
         )
         _check(
-            isinstance(self.vit_patch, int) and self.vit_patch >= 2,
+            _is_int(self.vit_patch) and self.vit_patch >= 2,
             "model.vit_patch",
             self.vit_patch,
             "an integer >= 2",
         )
         _check(
-            isinstance(self.vit_depth, int) and self.vit_depth >= 1,
+            _is_int(self.vit_depth) and self.vit_depth >= 1,
             "model.vit_depth",
             self.vit_depth,
             "an integer >= 1",
         )
         _check(
-            isinstance(self.vit_heads, int)
-            and self.vit_heads >= 1
-            and self.dim % self.vit_heads == 0,
+            _is_int(self.vit_heads) and self.vit_heads >= 1 and self.dim % self.vit_heads == 0,
             "model.vit_heads",
             self.vit_heads,
             f"a divisor of model.dim={self.dim}",
         )
         _check(
-            isinstance(self.mlp_hidden, int) and self.mlp_hidden >= 1,
+            _is_int(self.mlp_hidden) and self.mlp_hidden >= 1,
             "model.mlp_hidden",
             self.mlp_hidden,
             "an integer >= 1",
         )
         _check(
-            isinstance(self.projector_hidden, int) and self.projector_hidden >= 1,
+            _is_int(self.projector_hidden) and self.projector_hidden >= 1,
             "model.projector_hidden",
             self.projector_hidden,
             "an integer >= 1",
         )
         _check(
-            isinstance(self.pred_depth, int) and self.pred_depth >= 1,
+            _is_int(self.pred_depth) and self.pred_depth >= 1,
             "model.pred_depth",
             self.pred_depth,
             "an integer >= 1",
         )
         _check(
-            isinstance(self.pred_heads, int)
-            and self.pred_heads >= 1
-            and self.dim % self.pred_heads == 0,
+            _is_int(self.pred_heads) and self.pred_heads >= 1 and self.dim % self.pred_heads == 0,
             "model.pred_heads",
             self.pred_heads,
             f"a divisor of model.dim={self.dim}",
         )
         _check(
-            isinstance(self.pred_mlp_ratio, int) and self.pred_mlp_ratio >= 1,
+            _is_int(self.pred_mlp_ratio) and self.pred_mlp_ratio >= 1,
             "model.pred_mlp_ratio",
             self.pred_mlp_ratio,
             "an integer >= 1",
         )
         _check(
-            0.0 <= self.pred_dropout < 1.0,
+            _is_num(self.pred_dropout) and 0.0 <= self.pred_dropout < 1.0,
             "model.pred_dropout",
             self.pred_dropout,
             "a value in [0, 1)",
@@ -187,29 +194,37 @@ class LossConfig:
     """Weight of the multi-step rollout term relative to the teacher-forced term."""
 
     def __post_init__(self) -> None:
-        _check(self.sigreg_weight >= 0.0, "loss.sigreg_weight", self.sigreg_weight, "a value >= 0")
         _check(
-            isinstance(self.sigreg_directions, int) and self.sigreg_directions >= 1,
+            _is_num(self.sigreg_weight) and self.sigreg_weight >= 0.0,
+            "loss.sigreg_weight",
+            self.sigreg_weight,
+            "a value >= 0",
+        )
+        _check(
+            _is_int(self.sigreg_directions) and self.sigreg_directions >= 1,
             "loss.sigreg_directions",
             self.sigreg_directions,
             "an integer >= 1",
         )
         _check(
-            isinstance(self.sigreg_knots, int) and self.sigreg_knots >= 3,
+            _is_int(self.sigreg_knots) and self.sigreg_knots >= 3,
             "loss.sigreg_knots",
             self.sigreg_knots,
             "an integer >= 3",
         )
         _check(
-            self.rollout_weight >= 0.0, "loss.rollout_weight", self.rollout_weight, "a value >= 0"
+            _is_num(self.rollout_weight) and self.rollout_weight >= 0.0,
+            "loss.rollout_weight",
+            self.rollout_weight,
+            "a value >= 0",
         )
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 1500
+    steps: int = 1200
     """Optimizer steps."""
-    batch_size: int = 64
+    batch_size: int = 128
     """Windows per step (global batch)."""
     lr: float = 1e-3
     """Peak AdamW learning rate (linear warm-up, cosine decay)."""
@@ -227,52 +242,63 @@ class TrainConfig:
     """CPU threads for torch; 0 leaves torch's default."""
     log_every: int = 25
     """Steps between metrics.jsonl lines."""
-    eval_every: int = 500
+    eval_every: int = 400
     """Steps between held-out evaluations (0 = only at the end)."""
-    save_every: int = 500
+    save_every: int = 400
     """Steps between checkpoints (always at the end)."""
 
     def __post_init__(self) -> None:
         _check(
-            isinstance(self.steps, int) and self.steps >= 1,
+            _is_int(self.steps) and self.steps >= 1,
             "train.steps",
             self.steps,
             "an integer >= 1",
         )
         _check(
-            isinstance(self.batch_size, int) and self.batch_size >= 2,
+            _is_int(self.batch_size) and self.batch_size >= 2,
             "train.batch_size",
             self.batch_size,
             "an integer >= 2 (SIGReg is a batch statistic)",
         )
-        _check(0.0 < self.lr < 1.0, "train.lr", self.lr, "a value in (0, 1)")
-        _check(self.weight_decay >= 0.0, "train.weight_decay", self.weight_decay, "a value >= 0")
+        _check(_is_num(self.lr) and 0.0 < self.lr < 1.0, "train.lr", self.lr, "a value in (0, 1)")
         _check(
-            isinstance(self.warmup_steps, int) and self.warmup_steps >= 0,
+            _is_num(self.weight_decay) and self.weight_decay >= 0.0,
+            "train.weight_decay",
+            self.weight_decay,
+            "a value >= 0",
+        )
+        _check(
+            _is_int(self.warmup_steps) and self.warmup_steps >= 0,
             "train.warmup_steps",
             self.warmup_steps,
             "an integer >= 0",
         )
-        _check(self.grad_clip > 0.0, "train.grad_clip", self.grad_clip, "a value > 0")
         _check(
-            isinstance(self.seed, int) and self.seed >= 0,
+            _is_num(self.grad_clip) and self.grad_clip > 0.0,
+            "train.grad_clip",
+            self.grad_clip,
+            "a value > 0",
+        )
+        _check(
+            _is_int(self.seed) and self.seed >= 0,
             "train.seed",
             self.seed,
             "an integer >= 0",
         )
-        ok_dev = self.device in ("auto", "cpu", "cuda", "mps") or (
-            self.device.startswith("cuda:") and self.device[5:].isdigit()
+        ok_dev = isinstance(self.device, str) and (
+            self.device in ("auto", "cpu", "cuda", "mps")
+            or (self.device.startswith("cuda:") and self.device[5:].isdigit())
         )
         _check(ok_dev, "train.device", self.device, "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
         _check(
-            isinstance(self.threads, int) and self.threads >= 0,
+            _is_int(self.threads) and self.threads >= 0,
             "train.threads",
             self.threads,
             "an integer >= 0",
         )
         for key in ("log_every", "eval_every", "save_every"):
             v = getattr(self, key)
-            _check(isinstance(v, int) and v >= 0, f"train.{key}", v, "an integer >= 0")
+            _check(_is_int(v) and v >= 0, f"train.{key}", v, "an integer >= 0")
 
 
 @dataclass(frozen=True)
@@ -288,20 +314,25 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         _check(
-            isinstance(self.horizon, int) and 1 <= self.horizon <= 200,
+            _is_int(self.horizon) and 1 <= self.horizon <= 200,
             "eval.horizon",
             self.horizon,
             "an integer in [1, 200]",
         )
         _check(
-            isinstance(self.probe_window, int) and 1 <= self.probe_window <= 16,
+            _is_int(self.probe_window) and 1 <= self.probe_window <= 16,
             "eval.probe_window",
             self.probe_window,
             "an integer in [1, 16]",
         )
-        _check(self.probe_ridge >= 0.0, "eval.probe_ridge", self.probe_ridge, "a value >= 0")
         _check(
-            isinstance(self.max_windows, int) and self.max_windows >= 1,
+            _is_num(self.probe_ridge) and self.probe_ridge >= 0.0,
+            "eval.probe_ridge",
+            self.probe_ridge,
+            "a value >= 0",
+        )
+        _check(
+            _is_int(self.max_windows) and self.max_windows >= 1,
             "eval.max_windows",
             self.max_windows,
             "an integer >= 1",
@@ -392,7 +423,8 @@ def _coerce(value: Any, typ: Any, key: str) -> Any:
         pass
     else:
         raise ConfigError(f"{key}: unsupported field type {typ}")
-    name = getattr(typ, "__name__", str(typ))
+    # tuple[int, ...] has a __name__ of "tuple": show the whole type, e.g. "tuple[int, ...]"
+    name = typ.__name__ if isinstance(typ, type) else str(typ)
     raise ConfigError(f"{key}={value!r} has the wrong type: expected {name}")
 
 

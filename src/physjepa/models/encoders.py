@@ -14,8 +14,13 @@ from torch import nn
 
 
 def pixels_to_float(x: torch.Tensor) -> torch.Tensor:
-    """(N, H, W, 3) uint8 or float in [0, 255] -> (N, 3, H, W) float in [-0.5, 0.5]."""
-    return x.permute(0, 3, 1, 2).float().div(255.0).sub(0.5)
+    """(N, H, W, 3) uint8 or float in [0, 255] -> (N, 3, H, W) float in [-0.5, 0.5].
+
+    The result is a channels-last view (no copy), which the CPU convolutions prefer.
+    """
+    y = x.float()
+    y = y.mul_(1.0 / 255.0) if y is not x else y * (1.0 / 255.0)  # never modify the caller's tensor
+    return y.sub_(0.5).permute(0, 3, 1, 2)
 
 
 class ConvEncoder(nn.Module):
@@ -115,7 +120,7 @@ def build_encoder(kind: str, obs_shape: tuple[int, ...], dim: int, **kw) -> nn.M
                 f"encoder {kind!r} needs square (H, W, 3) pixels, got observations of shape {obs_shape}; use model.encoder=mlp for vectors"
             )
         if kind == "conv":
-            return ConvEncoder(obs_shape[0], dim, kw.get("conv_widths", (32, 64, 128)))
+            return ConvEncoder(obs_shape[0], dim, kw.get("conv_widths", (16, 32, 64)))
         return ViTEncoder(
             obs_shape[0],
             dim,

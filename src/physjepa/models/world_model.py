@@ -83,7 +83,7 @@ class WorldModel(nn.Module):
         ).reshape(b * s, h - 1 + t, adim)
         out = []
         for i in range(t):
-            a_ctx = acts[:, i : i + h][:, -zs.shape[1] :]  # actions after each context frame
+            a_ctx = acts[:, i + h - zs.shape[1] : i + h]  # actions after each context frame
             z_next = self.predict(zs, a_ctx)  # (B*S, D)
             out.append(z_next)
             zs = torch.cat([zs, z_next[:, None]], dim=1)[:, -self.history :]

@@ -116,7 +116,12 @@ def load_weights(model: torch.nn.Module, run_dir: Path) -> int:
         raise CheckpointError(
             f"{path} is not a valid safetensors file ({str(e)[:160]}); retrain or restore it"
         ) from None
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as e:  # shape mismatch
+        raise CheckpointError(
+            f"{path} does not match the model in config.json ({str(e).splitlines()[-1].strip()[:160]})"
+        ) from None
     if missing or unexpected:
         raise CheckpointError(
             f"{path} does not match the model in config.json (missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})"

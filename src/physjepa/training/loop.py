@@ -190,6 +190,7 @@ def train(
         dir_gen.set_state(state["dir_rng"])
         torch.set_rng_state(state["torch_rng"])
         step = state["step"]
+        _truncate_metrics(run_dir / "metrics.jsonl", step)
     else:
         ckpt.save_config(
             run_dir,
@@ -278,6 +279,13 @@ def train(
         bar.close()
         log.close()
     return run_dir
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop metric lines logged after the checkpoint being resumed (they will be logged again)."""
+    if path.exists():
+        keep = [r for r in read_metrics(path.parent) if r.get("step", 0) <= step]
+        ckpt.atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in keep))
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:

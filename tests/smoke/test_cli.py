@@ -1,0 +1,216 @@
+"""Every CLI command end to end in real subprocesses, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+from physjepa.data.episodes import EpisodeFile
+
+TIMEOUT = 300
+
+
+def cli(*args, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "physjepa", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+
+
+def train_cli(data, *extra, out="r", preset="debug", cwd) -> subprocess.CompletedProcess:
+    """``physjepa train --data DATA --preset PRESET --out OUT --quiet EXTRA...``"""
+    return cli(
+        "train", "--data", data, "--preset", preset, "--out", out, "--quiet", *extra, cwd=cwd
+    )
+
+
+def _stderr_lines(proc) -> list[str]:
+    """stderr without tqdm progress-bar output (which redraws with carriage returns)."""
+    lines = []
+    for line in proc.stderr.splitlines():
+        line = line.split("\r")[-1]  # what a terminal would finally show
+        if line.strip() and "%|" not in line and not re.search(r"\d+(ep|step) \[", line):
+            lines.append(line)
+    return lines
+
+
+def assert_one_line_error(proc, command: str, *needles: str) -> str:
+    assert proc.returncode != 0, proc.stdout
+    lines = _stderr_lines(proc)
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"physjepa {command}: error:"), lines[0]
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+# -- the happy path ----------------------------------------------------------------------------
+def test_worlds(tmp_path):
+    proc = cli("worlds", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "ball-drop:" in proc.stdout and "two-room:" in proc.stdout
+    assert "gravity=1.0" in proc.stdout and "max_speed=0.05" in proc.stdout
+
+
+def test_collect_then_inspect(tmp_path):
+    args = "--world ball-drop --episodes 3 --steps 6 --image-size 32 --workers 1 --seed 2"
+    proc = cli(
+        "collect", *args.split(), "--param", "gravity=2.0", "--out", "d/ball.h5", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote d/ball.h5" in proc.stdout
+    assert _stderr_lines(proc) == [], proc.stderr
+    with EpisodeFile(tmp_path / "d" / "ball.h5") as f:
+        assert f.n_episodes == 3 and f.n_steps == 18 and f.params["gravity"] == 2.0
+        assert f.attrs()["seed"] == 2
+
+    proc = cli("inspect", "d/ball.h5", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "world 'ball-drop', 3 episodes, 18 steps" in out
+    for col, shape, dtype in [
+        ("pixels", "(18, 32, 32, 3)", "uint8"),
+        ("action", "(18, 2)", "float32"),
+        ("state", "(18, 4)", "float32"),
+        ("ep_offset", "(3,)", "int64"),
+        ("ep_len", "(3,)", "int32"),
+    ]:
+        assert re.search(rf"^\s+{col}\s+{re.escape(shape)}\s+{dtype}$", out, re.M), (col, out)
+    assert "state: ball_pos (1, 2), ball_vel (1, 2)" in out
+    assert '"gravity": 2.0' in out  # params
+    assert "format=physjepa-episodes" in out
+
+
+def test_train_eval_report(tmp_path, ball_file):
+    proc = train_cli(ball_file, "train.steps=4", "train.log_every=2", out="runs/r", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "", proc.stderr  # --quiet: no progress bar
+    assert "run saved in runs/r" in proc.stdout
+    run = tmp_path / "runs" / "r"
+    meta = json.loads((run / "config.json").read_text())
+    assert meta["config"]["preset"] == "debug" and meta["config"]["train"]["steps"] == 4
+    assert (run / "model.safetensors").is_file() and (run / "train_state.pt").is_file()
+
+    # --resume continues to more steps without --data; without --quiet the resolved config
+    # goes to stdout and the progress bar to stderr (nothing else there)
+    proc = cli("train", "--out", "runs/r", "--resume", "train.steps=6", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert '"preset": "debug"' in proc.stdout and "parameters" in proc.stdout
+    assert "6/6" in proc.stderr and _stderr_lines(proc) == [], proc.stderr
+    steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert max(steps) == 6
+
+    proc = cli("eval", "runs/r", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "rollout error vs horizon" in proc.stdout and "ball_pos" in proc.stdout
+    ev = json.loads((run / "eval.json").read_text())
+    assert {"rollout", "probe", "collapse", "metrics"} <= set(ev)
+    assert ev["step"] == 6 and ev["episodes_heldout"] == 2
+    assert len(ev["rollout"]["model"]) == 4  # debug preset: eval.horizon=4
+    assert set(ev["probe"]["linear"]) == {"ball_pos", "ball_vel"}
+    assert ev["collapse"]["dim"] == 32
+    assert (run / "rollout_strip.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    proc = cli("report", "runs/r", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    html = (run / "report.html").read_text()
+    assert str((run / "report.html").resolve()) in proc.stdout
+    assert html.lstrip().lower().startswith("<!doctype html")
+    assert "data:image/png;base64," in html  # plots are inlined ...
+    # ... and nothing is fetched from elsewhere: no external scripts, styles or images
+    assert not re.search(r"""(src|href)\s*=\s*["'](https?:)?//""", html, re.I)
+    assert not re.search(r"""src\s*=\s*["'](?!data:)""", html, re.I)
+    assert "<script src" not in html.lower() and "<link" not in html.lower()
+
+
+# -- bad input: non-zero exit, exactly one line on stderr, no traceback --------------------------
+def test_error_missing_data_file(tmp_path):
+    proc = train_cli("nope.h5", cwd=tmp_path)
+    assert_one_line_error(proc, "train", "nope.h5", "not found", "physjepa collect")
+
+
+def test_error_non_hdf5_file(tmp_path):
+    (tmp_path / "junk.h5").write_bytes(b"this is not an HDF5 file\n" * 100)
+    proc = cli("inspect", "junk.h5", cwd=tmp_path)
+    assert_one_line_error(proc, "inspect", "junk.h5", "not a readable HDF5 file")
+
+
+def test_error_unknown_world(tmp_path):
+    proc = cli("collect", "--world", "moon", "--episodes", 1, "--out", "x.h5", cwd=tmp_path)
+    assert_one_line_error(proc, "collect", "moon", "ball-drop", "two-room")
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_error_unknown_world_param(tmp_path):
+    args = "--world ball-drop --episodes 1 --param gravty=2 --out x.h5"
+    proc = cli("collect", *args.split(), cwd=tmp_path)
+    assert_one_line_error(proc, "collect", "gravty", "gravity")
+
+
+def test_error_unknown_config_key(tmp_path, ball_file):
+    proc = train_cli(ball_file, "model.nope=1", cwd=tmp_path)
+    assert_one_line_error(proc, "train", "model.nope", "dim", "conv_widths", "pred_depth")
+
+
+def test_error_wrong_type(tmp_path, ball_file):
+    proc = train_cli(ball_file, "model.dim=abc", cwd=tmp_path)
+    assert_one_line_error(proc, "train", "model.dim", "'abc'", "int")
+
+
+def test_error_unknown_preset(tmp_path, ball_file):
+    proc = train_cli(ball_file, preset="huge", cwd=tmp_path)
+    assert_one_line_error(proc, "train", "huge", "debug", "laptop", "gpu")
+
+
+def test_error_run_dir_holds_a_run(tmp_path, ball_file, copy_run):
+    run = copy_run("r")
+    before = (run / "model.safetensors").read_bytes()
+    proc = train_cli(ball_file, cwd=tmp_path)
+    assert_one_line_error(proc, "train", "already holds a run", "--resume", "--overwrite")
+    assert (run / "model.safetensors").read_bytes() == before
+
+
+def test_error_eval_on_a_dir_that_is_not_a_run(tmp_path):
+    (tmp_path / "notarun").mkdir()
+    proc = cli("eval", "notarun", cwd=tmp_path)
+    assert_one_line_error(proc, "eval", "notarun", "not a run directory")
+    proc = cli("report", "notarun", cwd=tmp_path)
+    assert_one_line_error(proc, "report", "not a run directory")
+
+
+def test_error_eval_on_a_corrupt_checkpoint(tmp_path, copy_run):
+    run = copy_run("r")
+    (run / "model.safetensors").write_bytes(np.random.default_rng(0).bytes(2048))
+    proc = cli("eval", "r", cwd=tmp_path)
+    assert_one_line_error(proc, "eval", "not a valid safetensors file")
+
+
+def test_error_nan_in_data(tmp_path, ball_file):
+    bad = tmp_path / "nan.h5"
+    shutil.copy(ball_file, bad)
+    with h5py.File(bad, "r+") as f:
+        f["state"][45, 1] = np.nan
+    proc = train_cli("nan.h5", cwd=tmp_path)
+    assert_one_line_error(proc, "train", "NaN", "row 45", "episode 1, step 5")
+
+
+def test_error_collect_would_overwrite(tmp_path, ball_file):
+    shutil.copy(ball_file, tmp_path / "b.h5")
+    args = "--world ball-drop --episodes 1 --steps 2 --out b.h5"
+    proc = cli("collect", *args.split(), cwd=tmp_path)
+    assert_one_line_error(proc, "collect", "already exists", "--overwrite")
+
+
+def test_error_train_without_data(tmp_path):
+    proc = cli("train", "--preset", "debug", "--out", "r", cwd=tmp_path)
+    assert_one_line_error(proc, "train", "--data is required")

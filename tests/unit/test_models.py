@@ -1,0 +1,245 @@
+"""World model: shapes, frame causality, identity at init, rollout == stepwise predict, seeding."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from physjepa.config import load_preset
+from physjepa.models.world_model import ModelSpec, WorldModel, build_world_model
+
+B, T, D, A, H = 3, 5, 16, 2, 3  # batch, frames, embedding, action block, history
+IMG = 16
+SPECS = {
+    "conv": ModelSpec((IMG, IMG, 3), A, H),
+    "vit": ModelSpec((IMG, IMG, 3), A, H),
+    "mlp": ModelSpec((6,), A, H),
+}
+
+
+def _model(encoder: str, seed: int = 0, history: int = H) -> WorldModel:
+    cfg = load_preset(
+        "debug",
+        [
+            f"model.encoder={encoder}",
+            f"model.dim={D}",
+            "model.conv_widths=4,8",
+            "model.vit_patch=8",
+            "model.vit_heads=2",
+            "model.mlp_hidden=16",
+            "model.projector_hidden=16",
+            "model.pred_depth=2",
+            "model.pred_heads=2",
+            "model.pred_mlp_ratio=2",
+        ],
+    )
+    spec = ModelSpec(SPECS[encoder].obs_shape, A, history)
+    torch.manual_seed(seed)
+    return build_world_model(cfg.model, spec)
+
+
+def _obs(encoder: str, b: int, t: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    shape = SPECS[encoder].obs_shape
+    if encoder == "mlp":
+        return torch.randn(b, t, *shape, generator=g)
+    return torch.randint(0, 256, (b, t, *shape), generator=g, dtype=torch.uint8)
+
+
+def _scramble_predictor(model: WorldModel, seed: int = 1) -> WorldModel:
+    """Give the zero-initialised AdaLN gates and output layer random values, so the
+    predictor is no longer the identity and causality tests have something to detect."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.predictor.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.3)
+    return model
+
+
+def _za(b: int = B, t: int = T, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(b, t, D, generator=g), torch.randn(b, t, A, generator=g)
+
+
+# -- shapes ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("encoder", ["conv", "vit", "mlp"])
+def test_shapes(encoder):
+    model = _model(encoder)
+    obs = _obs(encoder, B, T)
+    z = model.encode(obs)
+    assert z.shape == (B, T, D) and z.dtype == torch.float32
+    a = torch.randn(B, T, A)
+    assert model.predict_all(z[:, :H], a[:, :H]).shape == (B, H, D)
+    assert model.predict(z, a).shape == (B, D)  # a longer history is cut to the last H
+    assert model.predict(z[:, :1], a[:, :1]).shape == (B, D)
+    s, steps = 4, 6
+    out = model.rollout(z[:, :H], torch.randn(B, s, steps, A), torch.randn(B, H - 1, A))
+    assert out.shape == (B, s, steps, D)
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("encoder", ["conv", "vit", "mlp"])
+def test_encode_refuses_the_wrong_observation_shape(encoder):
+    model = _model(encoder)
+    bad = torch.zeros(B, T, 7, 7, 3) if encoder != "mlp" else torch.zeros(B, T, 5)
+    with pytest.raises(ValueError, match="the model expects"):
+        model.encode(bad)
+
+
+def test_encode_is_per_frame_in_eval_mode():
+    """In eval mode a frame's embedding doesn't depend on the other frames in the batch."""
+    model = _model("conv").eval()
+    obs = _obs("conv", B, T)
+    z = model.encode(obs)
+    z_one = model.encode(obs[1:2, 2:3])
+    torch.testing.assert_close(z_one[0, 0], z[1, 2], rtol=1e-5, atol=1e-5)
+
+
+def test_uint8_and_float_pixels_encode_alike():
+    model = _model("conv").eval()
+    obs = _obs("conv", 2, 2)
+    torch.testing.assert_close(model.encode(obs), model.encode(obs.float()))
+
+
+def test_encoding_float_pixels_leaves_the_input_untouched():
+    model = _model("conv").eval()
+    obs = _obs("conv", 2, 2).float()
+    before = obs.clone()
+    model.encode(obs)
+    torch.testing.assert_close(obs, before)
+
+
+# -- causality -------------------------------------------------------------------------------
+@pytest.mark.parametrize("t", range(T - 1))  # t = T-1 has no future to change
+def test_predictor_is_frame_causal(t):
+    model = _scramble_predictor(_model("mlp", history=T)).eval()
+    z, a = _za()
+    z2, a2 = z.clone(), a.clone()
+    z2[:, t + 1 :] += torch.randn_like(z2[:, t + 1 :]) * 3
+    a2[:, t + 1 :] += torch.randn_like(a2[:, t + 1 :]) * 3
+    with torch.no_grad():
+        p, p2 = model.predict_all(z, a), model.predict_all(z2, a2)
+    torch.testing.assert_close(p[:, : t + 1], p2[:, : t + 1], rtol=1e-5, atol=1e-5)
+    # the future did change, and the predictor does see it there
+    assert (p[:, t + 1 :] - p2[:, t + 1 :]).abs().max() > 1e-2
+
+
+def test_action_at_t_changes_prediction_at_t():
+    """Position t predicts frame t+1 from the action applied after frame t."""
+    model = _scramble_predictor(_model("mlp", history=T)).eval()
+    z, a = _za()
+    a2 = a.clone()
+    a2[:, 2] += 1.0
+    with torch.no_grad():
+        p, p2 = model.predict_all(z, a), model.predict_all(z, a2)
+    torch.testing.assert_close(p[:, :2], p2[:, :2])
+    assert (p[:, 2] - p2[:, 2]).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("encoder", ["conv", "vit"])
+def test_future_frames_never_change_past_predictions_end_to_end(encoder):
+    model = _scramble_predictor(_model(encoder, history=T)).eval()
+    obs = _obs(encoder, B, T, seed=0)
+    obs2 = obs.clone()
+    obs2[:, 3:] = _obs(encoder, B, T - 3, seed=9)
+    a = torch.randn(B, T, A)
+    with torch.no_grad():
+        p = model.predict_all(model.encode(obs), a)
+        p2 = model.predict_all(model.encode(obs2), a)
+    torch.testing.assert_close(p[:, :3], p2[:, :3], rtol=1e-5, atol=1e-5)
+    assert (p[:, 3:] - p2[:, 3:]).abs().max() > 1e-3
+
+
+# -- initial behaviour and rollout -------------------------------------------------------------
+@pytest.mark.parametrize("encoder", ["conv", "vit", "mlp"])
+def test_untrained_predictor_returns_its_input(encoder):
+    model = _model(encoder)  # train mode: dropout on, still the identity
+    z, a = _za(t=H)
+    torch.testing.assert_close(model.predict_all(z, a), z, rtol=0, atol=0)
+    torch.testing.assert_close(model.predict(z, a), z[:, -1], rtol=0, atol=0)
+    out = model.rollout(z, torch.randn(B, 2, 4, A))
+    torch.testing.assert_close(out, z[:, None, None, -1].expand(B, 2, 4, D), rtol=0, atol=0)
+
+
+def _stepwise(model, z_hist, actions, past):
+    """The rollout written out by hand: one predict call per step and candidate."""
+    b, s, t, _ = actions.shape
+    out = torch.zeros(b, s, t, z_hist.shape[-1])
+    for i in range(b):
+        for j in range(s):
+            zs = z_hist[i : i + 1]
+            acts = torch.cat([past[i : i + 1], actions[i : i + 1, j, :1]], dim=1)
+            for k in range(t):
+                nxt = model.predict(zs, acts)  # (1, D)
+                out[i, j, k] = nxt[0]
+                zs = torch.cat([zs, nxt[:, None]], dim=1)[:, -model.history :]
+                if k + 1 < t:
+                    acts = torch.cat([acts, actions[i : i + 1, j, k + 1 : k + 2]], dim=1)
+                    acts = acts[:, -model.history :]
+    return out
+
+
+def test_rollout_equals_stepwise_predict():
+    model = _scramble_predictor(_model("mlp")).eval()
+    g = torch.Generator().manual_seed(3)
+    z_hist = torch.randn(2, H, D, generator=g)
+    actions = torch.randn(2, 3, 4, A, generator=g)
+    past = torch.randn(2, H - 1, A, generator=g)
+    with torch.no_grad():
+        got = model.rollout(z_hist, actions, past)
+        expect = _stepwise(model, z_hist, actions, past)
+    torch.testing.assert_close(got, expect, rtol=1e-4, atol=1e-5)
+    # the candidates are rolled independently: different actions, different futures
+    assert (got[:, 0] - got[:, 1]).abs().max() > 1e-3
+
+
+def test_rollout_without_past_actions_uses_zeros():
+    model = _scramble_predictor(_model("mlp")).eval()
+    z_hist, _ = _za(b=2, t=H)
+    actions = torch.randn(2, 2, 3, A)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            model.rollout(z_hist, actions), model.rollout(z_hist, actions, torch.zeros(2, H - 1, A))
+        )
+
+
+@pytest.mark.parametrize("h", [1, 2])
+def test_rollout_from_a_shorter_history_equals_stepwise_predict(h):
+    model = _scramble_predictor(_model("mlp")).eval()  # history H = 3
+    z_hist, _ = _za(b=2, t=h)
+    actions = torch.randn(2, 2, 4, A)
+    past = torch.randn(2, h - 1, A)
+    with torch.no_grad():
+        got = model.rollout(z_hist, actions, past)
+        expect = _stepwise(model, z_hist, actions, past)
+    torch.testing.assert_close(got, expect, rtol=1e-4, atol=1e-5)
+
+
+# -- seeding ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("encoder", ["conv", "vit", "mlp"])
+def test_same_seed_same_init(encoder):
+    a, b, c = _model(encoder, seed=0), _model(encoder, seed=0), _model(encoder, seed=1)
+    sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+    assert any(not torch.equal(sa[k], sc[k]) for k in sa if sa[k].is_floating_point())
+
+
+def test_build_refuses_mismatched_encoder_and_observations():
+    cfg = load_preset("debug")
+    with pytest.raises(ValueError, match="model.encoder=mlp"):
+        build_world_model(cfg.model, ModelSpec((6,), A, H))
+    cfg = load_preset("debug", ["model.encoder=mlp"])
+    with pytest.raises(ValueError, match="model.encoder=conv"):
+        build_world_model(cfg.model, ModelSpec((IMG, IMG, 3), A, H))
+    cfg = load_preset("debug", ["model.encoder=vit", "model.vit_patch=5"])
+    with pytest.raises(ValueError, match="vit_patch=5"):
+        build_world_model(cfg.model, ModelSpec((IMG, IMG, 3), A, H))
+
+
+def test_predictor_refuses_a_context_longer_than_it_was_built_for():
+    model = _model("mlp")
+    z, a = _za(t=H + 1)
+    with pytest.raises(ValueError, match="exceeds its maximum"):
+        model.predict_all(z, a)

@@ -1,0 +1,256 @@
+"""Training: bit-identical seeds, exact resume, run-dir contents, refusals, corrupt checkpoints."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from physjepa.config import Config, apply_overrides, load_preset
+from physjepa.training.checkpoint import CheckpointError, load_run
+from physjepa.training.loop import TrainError, lr_at, read_metrics, train
+
+# The lr schedule depends on train.steps, so "a 10-step run" equals "the first 10 steps of a
+# 20-step run" (the state a run interrupted at step 10 leaves) only while the schedule is
+# still warming up: warmup_steps=20 makes lr(step) independent of train.steps.
+RESUME_OVERRIDES = ["train.warmup_steps=20"]
+
+
+def _weights(run) -> dict[str, torch.Tensor]:
+    return load_file(str(run / "model.safetensors"))
+
+
+def _assert_same_weights(a, b):
+    wa, wb = _weights(a), _weights(b)
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), f"{k} differs"
+
+
+def _losses(run) -> dict[int, float]:
+    return {r["step"]: r["train/loss"] for r in read_metrics(run) if "train/loss" in r}
+
+
+def _sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _run_files(run) -> dict[str, str]:
+    return {p.name: _sha(p) for p in sorted(run.iterdir()) if p.is_file()}
+
+
+# -- determinism ---------------------------------------------------------------------------------
+def test_same_seed_bit_identical_weights(debug_cfg, debug_run, ball_file, tmp_path):
+    again = train(debug_cfg, ball_file, tmp_path / "again", progress=False)
+    _assert_same_weights(debug_run, again)
+    assert _losses(debug_run) == _losses(again)
+
+
+def test_different_seed_different_weights(debug_cfg, debug_run, ball_file, tmp_path):
+    cfg = apply_overrides(debug_cfg, ["train.seed=1"])
+    other = train(cfg, ball_file, tmp_path / "seed1", progress=False)
+    wa, wb = _weights(debug_run), _weights(other)
+    differing = [k for k in wa if wa[k].is_floating_point() and not torch.equal(wa[k], wb[k])]
+    assert len(differing) > len(wa) // 2, differing
+
+
+def test_resume_continues_exactly(debug_cfg, ball_file, tmp_path):
+    cfg = apply_overrides(debug_cfg, RESUME_OVERRIDES)
+    assert cfg.train.steps == 20
+    straight = train(cfg, ball_file, tmp_path / "a", progress=False)
+    half = apply_overrides(cfg, ["train.steps=10"])
+    resumed = train(half, ball_file, tmp_path / "b", progress=False)
+    assert json.loads((resumed / "config.json").read_text())["config"]["train"]["steps"] == 10
+    assert torch.load(resumed / "train_state.pt", weights_only=True)["step"] == 10
+    train(cfg, None, resumed, resume=True, progress=False)
+    assert torch.load(resumed / "train_state.pt", weights_only=True)["step"] == 20
+    _assert_same_weights(straight, resumed)
+    # the metrics continue too: every logged loss equals the straight run's, none twice
+    steps = [r["step"] for r in read_metrics(resumed) if "train/loss" in r]
+    assert steps == [5, 10, 15, 20]
+    assert _losses(straight) == _losses(resumed)
+
+
+def test_resume_refuses_a_changed_model(debug_cfg, copy_run):
+    run = copy_run()
+    before = _run_files(run)
+    cfg = apply_overrides(debug_cfg, ["model.dim=64"])
+    with pytest.raises(TrainError, match="only train.\\* settings may change"):
+        train(cfg, None, run, resume=True, progress=False)
+    assert _run_files(run) == before
+
+
+def test_resume_at_the_end_is_a_no_op(debug_cfg, copy_run):
+    run = copy_run()
+    before = _run_files(run)
+    train(debug_cfg, None, run, resume=True, progress=False)
+    assert _run_files(run) == before
+
+
+# -- the run directory ------------------------------------------------------------------------
+def test_run_dir_contents(debug_cfg, debug_run, ball_file):
+    names = {p.name for p in debug_run.iterdir()}
+    assert {"config.json", "model.safetensors", "train_state.pt", "metrics.jsonl"} <= names
+    assert not [n for n in names if n.endswith((".tmp", ".partial"))], names
+
+    meta = json.loads((debug_run / "config.json").read_text())
+    assert Config.from_dict(meta["config"]) == debug_cfg  # the fully resolved config
+    assert meta["config"]["train"]["steps"] == 20 and meta["config"]["preset"] == "debug"
+    assert meta["spec"] == {"obs_shape": [32, 32, 3], "action_dim": 2, "history": 2}
+    assert meta["data"]["path"] == str(ball_file)
+    assert meta["data"]["world"] == "ball-drop"
+    assert (meta["data"]["train_episodes"], meta["data"]["val_episodes"]) == (10, 2)
+    assert meta["data"]["obs_key"] == "pixels"
+    assert meta["n_params"] > 0
+
+    state = torch.load(debug_run / "train_state.pt", weights_only=True)
+    assert state["step"] == 20
+    assert {"optimizer", "batch_rng", "dir_rng", "torch_rng"} <= set(state)
+    assert state["optimizer"]["state"], "the optimizer state is saved"
+
+    records = read_metrics(debug_run)
+    train_recs = [r for r in records if "train/loss" in r]
+    assert [r["step"] for r in train_recs] == [5, 10, 15, 20]
+    for r in train_recs:
+        for key in ("train/loss", "train/loss_pred", "train/sigreg", "train/frames_per_s"):
+            assert isinstance(r[key], float) and math.isfinite(r[key]), key
+        assert r["train/frames_per_s"] > 0
+        assert r["train/loss"] >= r["train/loss_pred"]
+    evals = [r for r in records if "eval/loss_pred" in r]
+    assert [r["step"] for r in evals] == [10, 20]
+
+
+def test_load_run_rebuilds_the_trained_model(debug_cfg, debug_run):
+    model, cfg, meta = load_run(debug_run)
+    assert not model.training and meta["step"] == 20
+    assert cfg == debug_cfg
+    saved = _weights(debug_run)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, saved[k]), k
+    z = model.encode(torch.zeros(1, 2, 32, 32, 3, dtype=torch.uint8))
+    assert z.shape == (1, 2, cfg.model.dim)
+
+
+def test_vector_observations_train_an_mlp(ball_file, tmp_path):
+    cfg = load_preset("debug", ["model.encoder=mlp", "train.steps=2"])
+    run = train(cfg, ball_file, tmp_path / "mlp", progress=False)
+    meta = json.loads((run / "config.json").read_text())
+    assert meta["data"]["obs_key"] == "state" and meta["spec"]["obs_shape"] == [4]
+    model, _, _ = load_run(run)
+    assert model.encode(torch.zeros(3, 2, 4)).shape == (3, 2, 32)
+
+
+# -- refusals ------------------------------------------------------------------------------------
+def test_a_run_dir_holding_a_run_is_refused(debug_cfg, copy_run, ball_file):
+    run = copy_run()
+    before = _run_files(run)
+    with pytest.raises(TrainError, match="already holds a run.*--resume.*--overwrite"):
+        train(debug_cfg, ball_file, run, progress=False)
+    assert _run_files(run) == before
+
+
+def test_overwrite_replaces_the_run(copy_run, ball_file):
+    run = copy_run()
+    (run / "eval.json").write_text("{}")
+    train(load_preset("debug", ["train.steps=1"]), ball_file, run, overwrite=True, progress=False)
+    assert not (run / "eval.json").exists()
+    assert torch.load(run / "train_state.pt", weights_only=True)["step"] == 1
+    assert [r["step"] for r in read_metrics(run) if "train/loss" in r] == [1]
+
+
+def test_resume_without_a_run_is_refused(tmp_path):
+    with pytest.raises(TrainError, match="holds no run"):
+        train(load_preset("debug"), None, tmp_path / "empty", resume=True, progress=False)
+
+
+def test_missing_data_is_a_data_error(tmp_path):
+    from physjepa.data.episodes import DataError
+
+    with pytest.raises(DataError, match="not found"):
+        train(load_preset("debug"), tmp_path / "nope.h5", tmp_path / "run", progress=False)
+
+
+# -- corrupt checkpoints -------------------------------------------------------------------------
+def test_load_run_on_random_bytes_weights(copy_run):
+    run = copy_run()
+    (run / "model.safetensors").write_bytes(
+        torch.randint(0, 256, (4096,), dtype=torch.uint8).numpy().tobytes()
+    )
+    with pytest.raises(CheckpointError, match="not a valid safetensors file"):
+        load_run(run)
+
+
+def test_load_run_on_truncated_weights(copy_run):
+    run = copy_run()
+    data = (run / "model.safetensors").read_bytes()
+    (run / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError):
+        load_run(run)
+
+
+def test_load_run_on_weights_of_another_model(copy_run, ball_file, tmp_path):
+    other = train(
+        load_preset("debug", ["model.dim=16", "model.pred_heads=2", "train.steps=1"]),
+        ball_file,
+        tmp_path / "other",
+        progress=False,
+    )
+    run = copy_run()
+    (run / "model.safetensors").write_bytes((other / "model.safetensors").read_bytes())
+    with pytest.raises(CheckpointError):
+        load_run(run)
+
+
+def test_load_run_without_weights(copy_run):
+    run = copy_run()
+    (run / "model.safetensors").unlink()
+    with pytest.raises(CheckpointError, match="not found"):
+        load_run(run)
+
+
+def test_load_run_on_a_dir_that_is_not_a_run(tmp_path):
+    with pytest.raises(CheckpointError, match="not a run directory"):
+        load_run(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [("{not json", "corrupt"), ('{"config": {"model": {"nope": 1}}}', "not a physjepa run config")],
+)
+def test_load_run_on_a_bad_config(copy_run, text, match):
+    run = copy_run()
+    (run / "config.json").write_text(text)
+    with pytest.raises(CheckpointError, match=match):
+        load_run(run)
+
+
+def test_resume_refuses_a_pickled_object_in_the_train_state(debug_cfg, copy_run):
+    """train_state.pt is loaded with weights_only=True: arbitrary objects are refused."""
+    run = copy_run()
+    torch.save({"step": 20, "payload": argparse.Namespace(x=1)}, run / "train_state.pt")
+    with pytest.raises(CheckpointError, match="cannot be loaded safely"):
+        train(debug_cfg, None, run, resume=True, progress=False)
+
+
+def test_resume_refuses_a_corrupt_train_state(debug_cfg, copy_run):
+    run = copy_run()
+    (run / "train_state.pt").write_bytes(b"\x00" * 100)
+    with pytest.raises(CheckpointError, match="cannot be loaded safely"):
+        train(debug_cfg, None, run, resume=True, progress=False)
+
+
+# -- schedule -------------------------------------------------------------------------------------
+def test_lr_schedule_warms_up_then_decays_to_a_tenth():
+    cfg = load_preset("debug", ["train.steps=100", "train.warmup_steps=10", "train.lr=0.01"])
+    assert lr_at(0, cfg) == pytest.approx(0.001)
+    assert lr_at(9, cfg) == pytest.approx(0.01)
+    assert lr_at(10, cfg) == pytest.approx(0.01)
+    assert lr_at(55, cfg) == pytest.approx(0.01 * 0.55)
+    assert lr_at(100, cfg) == pytest.approx(0.001)
+    lrs = [lr_at(s, cfg) for s in range(10, 101)]
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))
