@@ -305,10 +305,9 @@ class TrainConfig:
 class EvalConfig:
     horizon: int = 10
     """Steps of latent rollout error reported (model vs 'latent stays the same')."""
-    probe_window: int = 2
-    """Frames of latents concatenated as probe features (2 lets a linear probe read velocity)."""
-    probe_ridge: float = 1e-3
-    """Ridge penalty of the linear probes (relative to the feature variance)."""
+    probe_window: int = 3
+    """Frames of latents concatenated as probe features (the predictor's context length by
+    default; >= 2 lets a linear probe read velocities)."""
     max_windows: int = 2000
     """Most held-out windows used for rollout error (bounds eval time)."""
 
@@ -324,12 +323,6 @@ class EvalConfig:
             "eval.probe_window",
             self.probe_window,
             "an integer in [1, 16]",
-        )
-        _check(
-            _is_num(self.probe_ridge) and self.probe_ridge >= 0.0,
-            "eval.probe_ridge",
-            self.probe_ridge,
-            "a value >= 0",
         )
         _check(
             _is_int(self.max_windows) and self.max_windows >= 1,

@@ -169,7 +169,7 @@ def test_out_of_range_names_key_and_valid_range(item, key, valid):
         lambda: ModelConfig(pred_dropout="x"),
         lambda: ModelConfig(conv_widths=[8, 16]),  # a list would make the config unhashable
         lambda: LossConfig(sigreg_weight=None),
-        lambda: EvalConfig(probe_ridge="0"),
+        lambda: EvalConfig(horizon="3"),
     ],
 )
 def test_direct_construction_with_wrong_types_is_a_config_error(build):

@@ -47,7 +47,7 @@ def evaluate(
         model, enc_val, cfg.eval.horizon, cfg.eval.max_windows, device
     )
     result["probe"] = (
-        linear_probe(enc_train, enc_val, state_spec, cfg.eval.probe_window, cfg.eval.probe_ridge)
+        linear_probe(enc_train, enc_val, state_spec, cfg.eval.probe_window)
         if state_spec
         else {"linear": {}}
     )

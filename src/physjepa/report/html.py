@@ -18,6 +18,7 @@ from html import escape
 from pathlib import Path
 
 from physjepa.report.plots import loss_curves_png, png_data_uri, rollout_error_png
+from physjepa.training.logging import read_metrics
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -75,21 +76,6 @@ def _read_json(path: Path) -> tuple[dict | None, str | None]:
     except (OSError, ValueError) as e:
         return None, f"unreadable ({type(e).__name__}: {e})"
     return (obj, None) if isinstance(obj, dict) else (None, "not a JSON object")
-
-
-def read_metrics(path: Path) -> list[dict]:
-    """Parsed ``metrics.jsonl`` lines; blank, truncated or non-object lines are skipped."""
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(rec, dict):
-            records.append(rec)
-    return records
 
 
 def _header(cfg: dict | None, cfg_err: str | None, ev: dict | None) -> str:
@@ -218,7 +204,7 @@ def render_report(run_dir: str | Path) -> str:
     name = run_dir.resolve().name
     cfg, cfg_err = _read_json(run_dir / "config.json")
     ev, ev_err = _read_json(run_dir / "eval.json")
-    records = read_metrics(run_dir / "metrics.jsonl")
+    records = read_metrics(run_dir)
 
     def need_eval(build):
         if ev is not None:

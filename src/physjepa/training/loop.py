@@ -10,7 +10,6 @@ import math
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
 from tqdm import tqdm
@@ -22,6 +21,7 @@ from physjepa.data.windows import WindowDataset
 from physjepa.models.losses import prediction_loss, random_directions, sigreg_over_time
 from physjepa.models.world_model import ModelSpec, WorldModel, build_world_model
 from physjepa.training import checkpoint as ckpt
+from physjepa.training.logging import read_metrics
 
 
 class TrainError(RuntimeError):
@@ -286,16 +286,3 @@ def _truncate_metrics(path: Path, step: int) -> None:
     if path.exists():
         keep = [r for r in read_metrics(path.parent) if r.get("step", 0) <= step]
         ckpt.atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in keep))
-
-
-def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    """All parseable lines of ``metrics.jsonl`` (a truncated last line is skipped)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    out = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return out
