@@ -3,16 +3,17 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Use a local wheel directory when the machine has one (it holds the CPU build of torch).
+FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
 .PHONY: setup demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found; install Python 3.11 or run 'make PY=python3 ...'"; exit 1; }
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 	# torch first: the exact CPU build, so the range in pyproject.toml installs nothing bigger.
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet $(FIND_LINKS) torch==2.13.0
+	$(BIN)/pip install --quiet $(FIND_LINKS) -e '.[dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -56,7 +56,7 @@ def main() -> None:
         metrics,
         "ball-drop, 300 random-policy episodes x 100 steps (seed 0), laptop preset, train seed 0; "
         "probes and rollout error on the held-out last 20% of episodes; probe features are the "
-        "latents of the last 2 frames; frames/s = frames encoded per second in training (median of log windows).",
+        "latents of the last 3 frames (ridge chosen on training episodes); frames/s = frames encoded per second in training (median of log windows).",
         {
             "checkpoint_sha256": ev["checkpoint_sha256"],
             "config": cfg["config"],
