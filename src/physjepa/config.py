@@ -311,8 +311,16 @@ class EvalConfig:
     default; >= 2 lets a linear probe read velocities)."""
     max_windows: int = 2000
     """Most held-out windows used for rollout error (bounds eval time)."""
+    viewer_steps: int = 400
+    """Training steps of the viewer decoder (frozen latents -> frames) for the report strip."""
 
     def __post_init__(self) -> None:
+        _check(
+            _is_int(self.viewer_steps) and self.viewer_steps >= 1,
+            "eval.viewer_steps",
+            self.viewer_steps,
+            "an integer >= 1",
+        )
         _check(
             _is_int(self.horizon) and 1 <= self.horizon <= 200,
             "eval.horizon",
@@ -464,7 +472,7 @@ def _presets() -> dict[str, Config]:
         train=TrainConfig(
             steps=20, batch_size=16, warmup_steps=2, log_every=5, eval_every=10, save_every=10
         ),
-        eval=EvalConfig(horizon=4, max_windows=200),
+        eval=EvalConfig(horizon=4, max_windows=200, viewer_steps=50),
     )
     laptop = Config(preset="laptop")
     gpu = Config(

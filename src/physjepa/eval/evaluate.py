@@ -62,7 +62,7 @@ def evaluate(
     metrics.update({f"eval/probe_r2_{k}": v for k, v in result["probe"]["linear"].items()})
     result["metrics"] = metrics
     if viewer and obs_key == "pixels":
-        dec = train_decoder(enc_train)
+        dec = train_decoder(enc_train, steps=cfg.eval.viewer_steps)
         longest = max(enc_val, key=lambda e: len(e.z))
         rollout_strip(model, dec, longest, h, run_dir / "rollout_strip.png")
     result["seconds"] = round(time.time() - t0, 2)
