@@ -151,15 +151,12 @@ def cmd_worlds(a: argparse.Namespace) -> None:
 
 
 def cmd_train(a: argparse.Namespace) -> None:
-    from physjepa.config import Config, load_preset
+    from physjepa.config import Config, apply_overrides, load_preset
     from physjepa.training.checkpoint import read_run_config
     from physjepa.training.loop import train
 
     if a.resume:
-        base = Config.from_dict(read_run_config(a.out)["config"])
-        from physjepa.config import apply_overrides
-
-        cfg = apply_overrides(base, a.overrides)
+        cfg = apply_overrides(Config.from_dict(read_run_config(a.out)["config"]), a.overrides)
     else:
         if not a.data:
             raise ValueError("--data is required (an episode file from 'physjepa collect')")
@@ -199,6 +196,10 @@ def cmd_demo(a: argparse.Namespace) -> None:
                 reuse = f.world == "ball-drop" and f.n_episodes == a.episodes
         except DataError:
             reuse = False
+    if Path(a.data).exists() and not reuse:
+        raise DataError(
+            f"{a.data} exists and is not a {a.episodes}-episode ball-drop file; delete it or pass --data elsewhere (the demo never overwrites other data)"
+        )
     if reuse:
         print(f"[1/4] reusing {a.data} (delete it to collect again)")
     else:
@@ -214,12 +215,19 @@ def cmd_demo(a: argparse.Namespace) -> None:
                 image_size=64,
                 workers=min(2, os.cpu_count() or 1),
                 param=[],
-                overwrite=Path(a.data).exists(),
+                overwrite=False,
             )
         )
-    print(f"[2/4] training ({a.preset} preset) into {a.out}")
+    from physjepa.training.checkpoint import read_run_config
     from physjepa.training.loop import train
 
+    if (Path(a.out) / "config.json").exists():
+        old = read_run_config(a.out).get("data", {}).get("path")
+        if old != str(Path(a.data).resolve()):
+            raise ValueError(
+                f"{a.out} holds a run that is not a demo on {a.data}; pass --out elsewhere (the demo only replaces its own runs)"
+            )
+    print(f"[2/4] training ({a.preset} preset) into {a.out}")
     train(cfg, a.data, a.out, overwrite=True)
     print("[3/4] evaluating on held-out episodes")
     cmd_eval(argparse.Namespace(run=a.out, data=None, no_viewer=False))

@@ -214,3 +214,23 @@ def test_error_collect_would_overwrite(tmp_path, ball_file):
 def test_error_train_without_data(tmp_path):
     proc = cli("train", "--preset", "debug", "--out", "r", cwd=tmp_path)
     assert_one_line_error(proc, "train", "--data is required")
+
+
+def test_demo_never_overwrites_other_data_or_runs(tmp_path, ball_file, copy_run):
+    import hashlib
+
+    # ball_file has 12 episodes, not the demo's 300: it is someone else's data
+    data = tmp_path / "mine.h5"
+    shutil.copy(ball_file, data)
+    before = hashlib.sha256(data.read_bytes()).hexdigest()
+    proc = cli("demo", "--data", data, "--out", "d", cwd=tmp_path)
+    assert_one_line_error(proc, "demo", "never overwrites")
+    assert hashlib.sha256(data.read_bytes()).hexdigest() == before
+    assert not (tmp_path / "d").exists()
+
+    # a run trained on other data is not replaced either
+    run = copy_run("run")
+    weights = (run / "model.safetensors").read_bytes()
+    proc = cli("demo", "--data", data, "--episodes", "12", "--out", run, cwd=tmp_path)
+    assert_one_line_error(proc, "demo", "only replaces its own runs")
+    assert (run / "model.safetensors").read_bytes() == weights
