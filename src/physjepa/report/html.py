@@ -12,11 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
-import tempfile
 from html import escape
 from pathlib import Path
 
+from physjepa.fileio import atomic_write_text
 from physjepa.report.plots import loss_curves_png, png_data_uri, rollout_error_png
 from physjepa.training.logging import read_metrics
 
@@ -233,13 +232,5 @@ def write_report(run_dir: str | Path) -> Path:
     """Write ``run_dir/report.html`` atomically (temp file + ``os.replace``); return its path."""
     run_dir = Path(run_dir)
     out = run_dir / "report.html"
-    text = render_report(run_dir)
-    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=".report.", suffix=".html.tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(out, render_report(run_dir))
     return out

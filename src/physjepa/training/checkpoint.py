@@ -19,6 +19,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from physjepa.config import Config, ConfigError
+from physjepa.fileio import atomic_write_text
 from physjepa.models.world_model import ModelSpec, WorldModel, build_world_model
 
 RUN_FILES = (
@@ -28,26 +29,12 @@ RUN_FILES = (
     "metrics.jsonl",
     "eval.json",
     "report.html",
-    "decoder.safetensors",
     "rollout_strip.png",
 )
 
 
 class CheckpointError(ValueError):
     """A run directory or checkpoint is missing, corrupt or unsafe."""
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
 
 
 def save_config(run_dir: Path, cfg: Config, spec: ModelSpec, extra: dict[str, Any]) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from physjepa import __version__
 from physjepa.config import Config, ConfigError
 from physjepa.data.episodes import EpisodeFile, split_episodes
 from physjepa.data.windows import WindowDataset
+from physjepa.fileio import atomic_write_text
 from physjepa.models.losses import prediction_loss, random_directions, sigreg_over_time
 from physjepa.models.world_model import ModelSpec, WorldModel, build_world_model
 from physjepa.training import checkpoint as ckpt
@@ -121,7 +121,6 @@ def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     if overwrite:
         for name in ckpt.RUN_FILES:
             (run_dir / name).unlink(missing_ok=True)
-        shutil.rmtree(run_dir / "viewer", ignore_errors=True)
 
 
 def train(
@@ -285,4 +284,4 @@ def _truncate_metrics(path: Path, step: int) -> None:
     """Drop metric lines logged after the checkpoint being resumed (they will be logged again)."""
     if path.exists():
         keep = [r for r in read_metrics(path.parent) if r.get("step", 0) <= step]
-        ckpt.atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in keep))
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in keep))
