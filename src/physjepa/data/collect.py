@@ -25,10 +25,6 @@ POLICIES: dict[str, Callable[[World, np.random.Generator], np.ndarray]] = {
 }
 
 
-def _episode_seeds(seed: int, episodes: int) -> list[np.random.SeedSequence]:
-    return np.random.SeedSequence(seed).spawn(episodes)
-
-
 def run_episode(
     world: World, policy: str, steps: int, seed_seq: np.random.SeedSequence
 ) -> dict[str, np.ndarray]:
@@ -91,7 +87,7 @@ def collect(
         "seed": seed,
         "state_spec_json": json.dumps(probe.state_spec()),
     }
-    seeds = _episode_seeds(seed, episodes)
+    seeds = np.random.SeedSequence(seed).spawn(episodes)
     chunk = max(1, min(16, episodes // (4 * workers) or 1))
     jobs = [
         (world, params, image_size, policy, steps, seeds[i : i + chunk])

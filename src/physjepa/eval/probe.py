@@ -69,8 +69,11 @@ def linear_probe(
     """
     n_fit = max(1, int(len(train) * 0.8)) if len(train) > 1 else len(train)
     xfit, yfit = window_features(train[:n_fit], window)
-    xval, yval = window_features(train[n_fit:], window) if n_fit < len(train) else (xfit, yfit)
-    xtr, ytr = window_features(train, window)
+    if n_fit < len(train):
+        xval, yval = window_features(train[n_fit:], window)
+        xtr, ytr = np.concatenate([xfit, xval]), np.concatenate([yfit, yval])  # all of train
+    else:
+        xval, yval = xtr, ytr = xfit, yfit
     xte, yte = window_features(test, window)
     rng = np.random.default_rng(seed)
     if len(xtr) > max_train:

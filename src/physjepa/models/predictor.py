@@ -3,10 +3,10 @@
 Input: embeddings ``z (B, T, D)`` of T consecutive frames and the action block applied after
 each ``a (B, T, A)``. Output ``(B, T, D)``: position t predicts the embedding of frame t+1 from
 frames <= t only (a causal mask), so future frames never change past predictions.
-Actions enter through adaptive LayerNorm whose gates start at zero (DiT's AdaLN-zero) and,
-additively, through a linear embedding added to each frame's token (on ball-drop this direct
-path lowered the 10-step rollout error ratio from 0.538 to 0.504), and the output is a residual on ``z`` that starts at zero: an untrained predictor says "the
-latent stays the same".
+Actions enter twice: through adaptive LayerNorm whose gates start at zero (DiT's AdaLN-zero),
+and through a linear embedding added to each frame's token (a direct path that lowered the
+10-step rollout error ratio on ball-drop from 0.538 to 0.504). The output is a residual on
+``z`` that starts at zero: an untrained predictor says "the latent stays the same".
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ Every file is written to a temporary name and renamed, so a crash never leaves a
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
@@ -16,10 +17,10 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from physjepa.config import Config, ConfigError
-from physjepa.fileio import atomic_write_text
+from physjepa.fileio import atomic_write_bytes, atomic_write_text
 from physjepa.models.world_model import ModelSpec, WorldModel, build_world_model
 
 RUN_FILES = (
@@ -64,16 +65,17 @@ def read_run_config(run_dir: str | os.PathLike) -> dict[str, Any]:
 
 
 def save_weights(run_dir: Path, model: torch.nn.Module, step: int) -> None:
-    tmp = run_dir / "model.safetensors.tmp"
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    save_file(state, str(tmp), metadata={"step": str(step), "format": "physjepa"})
-    os.replace(tmp, run_dir / "model.safetensors")
+    atomic_write_bytes(
+        run_dir / "model.safetensors",
+        save(state, metadata={"step": str(step), "format": "physjepa"}),
+    )
 
 
 def save_train_state(run_dir: Path, state: dict[str, Any]) -> None:
-    tmp = run_dir / "train_state.pt.tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, run_dir / "train_state.pt")
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(run_dir / "train_state.pt", buf.getvalue())
 
 
 def load_train_state(run_dir: Path) -> dict[str, Any]:
