@@ -22,6 +22,8 @@ from physjepa.worlds import World, make
 POLICIES: dict[str, Callable[[World, np.random.Generator], np.ndarray]] = {
     "random": lambda world, rng: world.random_action(rng),
     "zero": lambda world, rng: np.zeros(world.action_space.shape, np.float32),
+    # a noisy expert that moves the objects (worlds with a task): better coverage for planning
+    "scripted": lambda world, rng: world.scripted_action(rng),
 }
 
 

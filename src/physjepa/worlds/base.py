@@ -9,6 +9,18 @@ Every built-in world subclasses :class:`World`. Beyond Gymnasium's API a world o
 - ``goal()`` / ``success(goal)`` where the world has a task (``has_task`` is True).
 - ``random_action(rng)``: the action the ``random`` collection policy takes.
 
+Worlds with a task (``has_task``) also offer what planning and its evaluation need:
+
+- ``scripted_action(rng)``: a noisy scripted policy that actually moves the objects (the
+  ``scripted`` collection policy; it may keep private state, cleared by ``reset``);
+- ``sim_state() -> dict[str, list[float]]`` / ``set_sim_state(s)``: the full restorable
+  physical state as plain JSON values (manifests store start and goal states this way);
+- ``advance(action)``: one physics step without rendering (what a ground-truth planner
+  calls thousands of times); ``step`` is ``advance`` followed by ``render``;
+- ``goal_here() -> Goal``: the current configuration as a goal (task state + frame);
+- ``goal_distance(goal) -> float``: the task-space distance to a goal, in the units the
+  world documents; ``success(goal)`` is a threshold on it.
+
 A world is deterministic given its seed: ``reset(seed=s)`` followed by the same actions gives
 the same observations and states, bit for bit.
 """
@@ -85,6 +97,28 @@ class World(gym.Env):
 
     def goal(self) -> Goal:
         raise WorldError(f"world {self.name!r} has no task, so it has no goal")
+
+    def _no_task(self, what: str) -> WorldError:
+        return WorldError(f"world {self.name!r} has no task, so it has no {what}")
+
+    def scripted_action(self, rng: np.random.Generator) -> np.ndarray:
+        raise WorldError(f"world {self.name!r} has no scripted policy; use policy 'random'")
+
+    def sim_state(self) -> dict[str, list[float]]:
+        raise self._no_task("restorable sim state")
+
+    def set_sim_state(self, s: dict[str, Any]) -> None:
+        raise self._no_task("restorable sim state")
+
+    def advance(self, action: Any) -> None:
+        """One physics step without rendering; worlds with a cheaper path override it."""
+        self.step(action)
+
+    def goal_here(self) -> Goal:
+        raise self._no_task("goal")
+
+    def goal_distance(self, goal: Goal) -> float:
+        raise self._no_task("goal distance")
 
     def success(self, goal: Goal) -> bool:
         raise WorldError(f"world {self.name!r} has no task, so success is undefined")
