@@ -61,3 +61,13 @@ def copy_run(debug_run, tmp_path):
         return dst
 
     return _copy
+
+
+@pytest.fixture(scope="session")
+def two_room_run(tmp_path_factory) -> Path:
+    """A debug run on 8 scripted two-room episodes at 64x64 (the planning manifest's size),
+    frameskip 2 (read-only for tests)."""
+    data = tmp_path_factory.mktemp("data") / "two-room.h5"
+    collect("two-room", data, episodes=8, steps=30, policy="scripted", seed=0, image_size=64)
+    cfg = load_preset("debug", [*DEBUG_OVERRIDES, "data.frameskip=2"])
+    return train(cfg, data, tmp_path_factory.mktemp("runs") / "two-room", progress=False)

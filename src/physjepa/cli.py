@@ -15,6 +15,7 @@ EXAMPLES = """examples:
   physjepa train --data data/ball.h5 --preset laptop --out runs/ball model.dim=256
   physjepa eval runs/ball
   physjepa report runs/ball
+  physjepa plan runs/two-room --episodes 50 --seed 0 --planner cem --set samples=64
   physjepa demo
 """
 
@@ -34,7 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--steps", type=int, default=None, help="steps per episode (default: the world's)"
     )
-    c.add_argument("--policy", default="random", help="collection policy: random, zero")
+    c.add_argument(
+        "--policy",
+        default="random",
+        help="collection policy: random, zero, scripted (noisy expert; worlds with a task)",
+    )
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--out", required=True, help="episode file to write (.h5)")
     c.add_argument("--image-size", type=int, default=64)
@@ -74,6 +79,31 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--data", default=None, help="episode file (default: the run's)")
     e.add_argument("--no-viewer", action="store_true", help="skip the decoded-rollout strip")
 
+    pl = sub.add_parser(
+        "plan", help="closed-loop planning toward goals of the run's world; writes plan.json"
+    )
+    pl.add_argument("run")
+    pl.add_argument("--episodes", type=int, default=50, help="manifest episodes to run")
+    pl.add_argument("--seed", type=int, default=0, help="seed of the planner's sampler")
+    pl.add_argument("--planner", default="cem", help="cem, mppi or gd")
+    pl.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="planner setting, e.g. samples=128 (see the planner's docstring)",
+    )
+    pl.add_argument("--horizon", type=int, default=5, help="planned action blocks")
+    pl.add_argument("--execute", type=int, default=1, help="blocks executed before re-planning")
+    pl.add_argument("--objective", default="sum", help="latent cost on 'last' or 'sum' of steps")
+    pl.add_argument(
+        "--baselines",
+        default="oracle,random",
+        help="comma list of oracle (true simulator), random; '' for none",
+    )
+    pl.add_argument("--gifs", type=int, default=3, help="episodes saved as GIFs for the report")
+    pl.add_argument("--world", default=None, help="check the run was trained on this world")
+
     r = sub.add_parser("report", help="write runs/<name>/report.html")
     r.add_argument("run")
 
@@ -88,11 +118,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _params(items: list[str]) -> dict:
+def _params(items: list[str], flag: str = "--param") -> dict:
     out = {}
     for item in items:
         if "=" not in item:
-            raise ValueError(f"--param {item!r} must look like NAME=VALUE, e.g. gravity=500")
+            raise ValueError(f"{flag} {item!r} must look like NAME=VALUE, e.g. samples=64")
         k, v = item.split("=", 1)
         try:
             out[k] = json.loads(v)
@@ -175,6 +205,52 @@ def cmd_eval(a: argparse.Namespace) -> None:
     print(f"wrote {Path(a.run) / 'eval.json'}")
 
 
+def cmd_plan(a: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from physjepa.eval.closed_loop import plan_run
+    from physjepa.training.checkpoint import read_run_config
+
+    world = read_run_config(a.run).get("data", {}).get("world")
+    if a.world and a.world != world:
+        raise ValueError(f"{a.run} was trained on world {world!r}, not {a.world!r}")
+    if a.episodes < 1:
+        raise ValueError(f"--episodes must be at least 1, got {a.episodes}")
+    baselines = tuple(b for b in a.baselines.split(",") if b)
+    unknown = sorted(set(baselines) - {"oracle", "random"})
+    if unknown:
+        raise ValueError(f"--baselines: unknown {unknown}; valid: oracle, random")
+    bars: dict[str, tqdm] = {}
+
+    def progress(name: str, done: int) -> None:
+        if name not in bars:
+            bars[name] = tqdm(total=a.episodes, unit="ep", desc=f"plan {name}")
+        bars[name].update(done - bars[name].n)
+
+    res = plan_run(
+        a.run,
+        gifs=a.gifs,
+        episodes=a.episodes,
+        seed=a.seed,
+        planner=a.planner,
+        settings=_params(a.set, "--set"),
+        horizon=a.horizon,
+        execute=a.execute,
+        objective=a.objective,
+        baselines=baselines,
+        progress=progress,
+    )
+    for bar in bars.values():
+        bar.close()
+    for name, r in res["results"].items():
+        ms = r["ms_per_plan"]
+        ms_txt = f"{ms:7.1f} ms/plan" if ms is not None else ""
+        print(
+            f"{name:>7}: success {r['success_rate']:6.1%}  final distance {r['final_distance_mean']:.4f}  {ms_txt}"
+        )
+    print(f"wrote {Path(a.run) / 'plan.json'}")
+
+
 def cmd_report(a: argparse.Namespace) -> None:
     from physjepa.report.html import write_report
     from physjepa.training.checkpoint import read_run_config
@@ -245,6 +321,7 @@ COMMANDS = {
     "worlds": cmd_worlds,
     "train": cmd_train,
     "eval": cmd_eval,
+    "plan": cmd_plan,
     "report": cmd_report,
     "demo": cmd_demo,
 }

@@ -234,3 +234,53 @@ def test_demo_never_overwrites_other_data_or_runs(tmp_path, ball_file, copy_run)
     proc = cli("demo", "--data", data, "--episodes", "12", "--out", run, cwd=tmp_path)
     assert_one_line_error(proc, "demo", "only replaces its own runs")
     assert (run / "model.safetensors").read_bytes() == weights
+
+
+# -- planning ------------------------------------------------------------------------------------
+def test_plan_then_report(tmp_path, two_room_run):
+    run = tmp_path / "tr"
+    shutil.copytree(two_room_run, run)
+    proc = cli(
+        "plan",
+        run,
+        "--episodes",
+        "2",
+        "--set",
+        "samples=8",
+        "--set",
+        "iterations=2",
+        "--horizon",
+        "2",
+        "--gifs",
+        "1",
+        "--world",
+        "two-room",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "success" in proc.stdout and "oracle" in proc.stdout and "random" in proc.stdout
+    plan = json.loads((run / "plan.json").read_text())
+    assert plan["world"] == "two-room" and len(plan["checkpoint_sha256"]) == 64
+    assert plan["gifs"] == ["plan_ep0.gif"] and (run / "plan_ep0.gif").read_bytes()[:4] == b"GIF8"
+    assert plan["planner"]["samples"] == 8 and plan["episodes"] == 2
+    assert cli("report", run, cwd=tmp_path).returncode == 0
+    html = (run / "report.html").read_text()
+    assert "Planning (closed loop)" in html and "data:image/gif;base64," in html
+
+
+def test_error_plan_bad_inputs(tmp_path, two_room_run, debug_run):
+    assert_one_line_error(
+        cli("plan", two_room_run, "--set", "samples=1", cwd=tmp_path), "plan", "samples=1"
+    )
+    assert_one_line_error(
+        cli("plan", two_room_run, "--set", "bogus=3", cwd=tmp_path), "plan", "bogus"
+    )
+    assert_one_line_error(
+        cli("plan", two_room_run, "--planner", "nope", cwd=tmp_path), "plan", "cem, gd, mppi"
+    )
+    assert_one_line_error(
+        cli("plan", two_room_run, "--world", "push-t", cwd=tmp_path), "plan", "not 'push-t'"
+    )
+    assert_one_line_error(
+        cli("plan", debug_run, cwd=tmp_path), "plan", "no planning manifest for world 'ball-drop'"
+    )

@@ -203,7 +203,7 @@ def test_rollout_without_past_actions_uses_zeros():
         )
 
 
-@pytest.mark.parametrize("h", [1, 2])
+@pytest.mark.parametrize("h", [1, 2, 5])
 def test_rollout_from_a_shorter_history_equals_stepwise_predict(h):
     model = _scramble_predictor(_model("mlp")).eval()  # history H = 3
     z_hist, _ = _za(b=2, t=h)

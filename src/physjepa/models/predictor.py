@@ -39,18 +39,32 @@ class Block(nn.Module):
         nn.init.zeros_(self.ada.bias)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return self.modulated(x, self.ada(c))
+
+    def modulated(
+        self, x: torch.Tensor, mod: torch.Tensor, last_only: bool = False
+    ) -> torch.Tensor:
+        """x (B, T, D), mod = ada(c) (B, T, 6D) -> (B, T, D), or (B, 1, D) for the last
+        position only when ``last_only`` (inference: keys and values still come from all T)."""
         b, t, d = x.shape
-        sh1, sc1, g1, sh2, sc2, g2 = self.ada(c).chunk(6, dim=-1)  # each (B, T, D)
+        sh1, sc1, g1, sh2, sc2, g2 = mod.chunk(6, dim=-1)  # each (B, T, D)
         q, k, v = (
             self.qkv(_modulate(self.norm1(x), sh1, sc1))
             .view(b, t, 3, self.heads, d // self.heads)
             .permute(2, 0, 3, 1, 4)
         )  # each (B, h, T, d/h)
-        drop = self.dropout if self.training else 0.0
-        att = F.scaled_dot_product_attention(
-            q, k, v, is_causal=True, dropout_p=drop
-        )  # (B, h, T, d/h)
-        x = x + g1 * F.dropout(self.proj(att.transpose(1, 2).reshape(b, t, d)), drop, self.training)
+        if last_only:  # the last query sees every key: no mask; tiny matmuls beat SDPA here
+            w = (q[:, :, -1:] @ k.transpose(-2, -1)) * (d // self.heads) ** -0.5  # (B, h, 1, T)
+            att = w.softmax(dim=-1) @ v  # (B, h, 1, d/h)
+            x, t = x[:, -1:], 1
+            sh2, sc2, g1, g2 = sh2[:, -1:], sc2[:, -1:], g1[:, -1:], g2[:, -1:]
+        else:
+            drop = self.dropout if self.training else 0.0
+            att = F.scaled_dot_product_attention(
+                q, k, v, is_causal=True, dropout_p=drop
+            )  # (B, h, T, d/h)
+        out = self.proj(att.transpose(1, 2).reshape(b, t, d))
+        x = x + g1 * F.dropout(out, self.dropout, self.training)
         return x + g2 * self.mlp(_modulate(self.norm2(x), sh2, sc2))
 
 
@@ -89,3 +103,23 @@ class Predictor(nn.Module):
             x = blk(x, c)
         shift, scale = self.ada_out(c).chunk(2, dim=-1)
         return z + self.out(_modulate(self.norm(x), shift, scale))  # (B, T, D)
+
+    def condition(self, a: torch.Tensor) -> list[torch.Tensor]:
+        """Everything the action tokens a (B, T, A) contribute, computed once: [action_in,
+        ada of each block, ada_out], each (B, T, ·). A rollout slides its context window over
+        these instead of recomputing them at every step (about a third of the FLOPs)."""
+        c = F.silu(self.action_mlp(a))  # (B, T, D)
+        return [self.action_in(a), *(blk.ada(c) for blk in self.blocks), self.ada_out(c)]
+
+    def next_embedding(self, z: torch.Tensor, cond: list[torch.Tensor]) -> torch.Tensor:
+        """The prediction at the last position only: z (B, T, D) and ``condition()`` sliced
+        to the same T steps -> (B, D). Equal to ``forward(z, a)[:, -1]`` up to rounding."""
+        t = z.shape[1]
+        if t > self.max_len:
+            raise ValueError(f"predictor context {t} exceeds its maximum {self.max_len}")
+        a_in, *mods, out_mod = cond
+        x = z + self.pos[:, :t] + a_in
+        for i, blk in enumerate(self.blocks):
+            x = blk.modulated(x, mods[i], last_only=i == len(self.blocks) - 1)
+        shift, scale = out_mod[:, -1:].chunk(2, dim=-1)
+        return z[:, -1] + self.out(_modulate(self.norm(x), shift, scale))[:, 0]  # (B, D)

@@ -81,10 +81,12 @@ class WorldModel(nn.Module):
         acts = torch.cat(
             [past_actions.unsqueeze(1).expand(b, s, h - 1, adim), actions], dim=2
         ).reshape(b * s, h - 1 + t, adim)
+        zs = zs[:, -self.history :]
+        cond = self.predictor.condition(acts)  # action terms of every step, computed once
         out = []
         for i in range(t):
-            a_ctx = acts[:, i + h - zs.shape[1] : i + h]  # actions after each context frame
-            z_next = self.predict(zs, a_ctx)  # (B*S, D)
+            lo, hi = i + h - zs.shape[1], i + h  # the actions after each context frame
+            z_next = self.predictor.next_embedding(zs, [c[:, lo:hi] for c in cond])  # (B*S, D)
             out.append(z_next)
             zs = torch.cat([zs, z_next[:, None]], dim=1)[:, -self.history :]
         return torch.stack(out, dim=1).view(b, s, t, -1)

@@ -9,6 +9,7 @@ message; it never stops the rest of the report.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import math
@@ -181,6 +182,49 @@ def _strip(path: Path) -> str:
     return _img(png, "real frames beside frames decoded from predicted latents")
 
 
+def _planning(run_dir: Path) -> str:
+    plan, err = _read_json(run_dir / "plan.json")
+    if plan is None:
+        return _msg(
+            f"plan.json is {err}; for a world with a task, `physjepa plan runs/{run_dir.name}` "
+            "evaluates closed-loop planning."
+        )
+    res = plan.get("results") if isinstance(plan.get("results"), dict) else {}
+    labels = {
+        "model": "world model + planner",
+        "oracle": "same planner, true simulator (upper bound)",
+        "random": "random actions (floor)",
+    }
+    rows = [
+        [
+            labels.get(k, k),
+            fmt(r.get("success_rate"), ".0%")
+            if isinstance(r.get("success_rate"), float)
+            else "n/a",
+            fmt(r.get("final_distance_mean")),
+            fmt(r.get("ms_per_plan"), ".1f"),
+        ]
+        for k, r in res.items()
+        if isinstance(r, dict)
+    ]
+    pl = plan.get("planner") if isinstance(plan.get("planner"), dict) else {}
+    note = (
+        f'<p class="muted">{escape(fmt(plan.get("episodes")))} episodes of manifest '
+        f"v{escape(str((plan.get('manifest') or {}).get('version', '?')))}, budget "
+        f"{escape(fmt(plan.get('budget')))} steps; planner {escape(json.dumps(pl))}, horizon "
+        f"{escape(fmt(plan.get('horizon')))} blocks of {escape(fmt(plan.get('frameskip')))} "
+        f"steps, cost on {escape(str(plan.get('objective')))} steps. Left: the world; right: the goal.</p>"
+    )
+    table = _table(["policy", "success", "final distance", "ms / plan"], rows, 3)
+    gifs = []
+    for name in plan.get("gifs") or []:
+        p = run_dir / str(name)
+        if p.is_file() and p.read_bytes().startswith(b"GIF8"):
+            uri = "data:image/gif;base64," + base64.b64encode(p.read_bytes()).decode("ascii")
+            gifs.append(f'<img src="{uri}" alt="{escape(str(name))}">')
+    return table + note + "".join(gifs)
+
+
 def _config(cfg: dict | None) -> str:
     if not cfg or "config" not in cfg:
         return _msg("No resolved config in config.json.")
@@ -219,6 +263,7 @@ def render_report(run_dir: str | Path) -> str:
         _section("Linear probe R²", need_eval(_probe), ev),
         _section("Collapse diagnostics", need_eval(_collapse), ev),
         _section("Real vs predicted frames", _strip, run_dir / "rollout_strip.png"),
+        _section("Planning (closed loop)", _planning, run_dir),
         _section("Resolved config", _config, cfg),
     ]
     return (

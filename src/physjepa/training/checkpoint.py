@@ -31,6 +31,7 @@ RUN_FILES = (
     "eval.json",
     "report.html",
     "rollout_strip.png",
+    "plan.json",
 )
 
 

@@ -10,6 +10,8 @@ from physjepa.worlds.base import World, WorldError
 # name -> "module:Class"; modules are imported only when a world is made (no import side effects).
 _REGISTRY: dict[str, str] = {
     "ball-drop": "physjepa.worlds.ball_drop:BallDrop",
+    "push-t": "physjepa.worlds.push_t:PushT",
+    "reacher": "physjepa.worlds.reacher:Reacher",
     "two-room": "physjepa.worlds.two_room:TwoRoom",
 }
 

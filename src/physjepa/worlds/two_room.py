@@ -9,8 +9,10 @@ splits it in two rooms, except for a door of width ``door_width`` centred on ``y
 - ``state()``: ``agent_pos (2,)`` in arena units and ``agent_vel (2,)``, the displacement
   actually achieved in the last step (arena units per step), both float32.
 - obs ``(image_size, image_size, 3)`` uint8: walls and the agent, a disc of ``agent_radius``.
-- task: ``goal()`` samples a free position; ``success(goal)`` when the agent is within
-  ``success_radius`` of it.
+- task: ``goal()`` samples a free position; ``goal_distance(goal)`` is the agent's distance
+  to it (arena units); ``success(goal)`` when that is below ``success_radius``.
+- ``scripted_action``: head for a random waypoint (through the door when it lies in the other
+  room) at full speed with Gaussian noise (std ``script_noise``), a new waypoint when reached.
 
 Motion is exact and deterministic: the agent's centre sweeps the straight segment of its
 displacement against the walls grown by ``agent_radius`` (axis-aligned boxes, so the corners
@@ -48,6 +50,7 @@ class TwoRoom(World):
         "wall_color": (200, 200, 200),
         "background": (20, 20, 30),
         "success_radius": 0.05,
+        "script_noise": 0.3,  # std of the scripted policy's Gaussian action noise
     }
 
     def __init__(self, render_mode: str = "rgb_array", image_size: int = 64, **params: Any):
@@ -78,6 +81,8 @@ class TwoRoom(World):
             self._static.rect(a, b, p["wall_color"])
         self._pos: np.ndarray | None = None  # (2,) float64
         self._vel = np.zeros(2)
+        self._waypoint: np.ndarray | None = None  # the scripted policy's current target
+        self._direct, self._wp_age = False, 0  # head straight at it (into walls); its age
 
     @staticmethod
     def _validated(p: dict[str, Any]) -> dict[str, Any]:
@@ -90,6 +95,7 @@ class TwoRoom(World):
             ("max_speed", 0.001, 0.2),
             ("success_radius", 0.001, 0.5),
             ("door_width", 0.0, 0.8),
+            ("script_noise", 0.0, 2.0),
         ]:
             q[key] = check_number(key, p[key], low, high)
         min_door = 2 * q["agent_radius"] + 0.005
@@ -112,10 +118,16 @@ class TwoRoom(World):
         """New episode: the agent at a random free position, at rest."""
         super().reset(seed=seed)
         self._pos, self._vel = self._free_position(), np.zeros(2)
+        self._waypoint, self._wp_age = None, 0
         return self.render(), {"state": self.state()}
 
     def step(self, action):
         """Move by ``max_speed * clip(action)``, stopping at and sliding along walls."""
+        self.advance(action)
+        return self.render(), 0.0, False, False, {"state": self.state()}
+
+    def advance(self, action) -> None:
+        """``step`` without rendering."""
         if self._pos is None:
             raise WorldError("call reset() before step()")
         a = np.asarray(action, np.float64).reshape(-1)
@@ -124,7 +136,6 @@ class TwoRoom(World):
         old = self._pos
         self._pos = self._move(old, self.params["max_speed"] * np.clip(a, -1.0, 1.0))
         self._vel = self._pos - old
-        return self.render(), 0.0, False, False, {"state": self.state()}
 
     def render(self) -> np.ndarray:
         """The current frame, ``(image_size, image_size, 3)`` uint8."""
@@ -149,6 +160,65 @@ class TwoRoom(World):
             raise WorldError(f"agent_pos={agent_pos!r} is not a free position in the arena")
         self._pos, self._vel = pos.copy(), np.asarray(agent_vel, np.float64).reshape(2).copy()
 
+    def sim_state(self) -> dict[str, list[float]]:
+        """The full restorable state: ``agent_pos`` and ``agent_vel`` as plain floats."""
+        self.state()  # raises before reset
+        return {"agent_pos": self._pos.tolist(), "agent_vel": self._vel.tolist()}
+
+    def set_sim_state(self, s: dict[str, Any]) -> None:
+        """Restore a ``sim_state()``; a missing key or a position inside a wall is refused."""
+        missing = {"agent_pos", "agent_vel"} - set(s)
+        if missing:
+            raise WorldError(f"sim state lacks {sorted(missing)}; it needs agent_pos, agent_vel")
+        self.set_state(s["agent_pos"], s["agent_vel"])
+
+    def scripted_action(self, rng: np.random.Generator) -> np.ndarray:
+        """Full speed towards a waypoint, plus Gaussian noise. A third of the waypoints are
+        approached in a straight line, into and along the walls (so a model sees walls block);
+        the others through the door. A new waypoint when reached or after 20 steps."""
+        if self._pos is None:
+            raise WorldError("call reset() before scripted_action()")
+        p = self.params
+        self._wp_age += 1
+        if (
+            self._waypoint is None
+            or self._wp_age > 20
+            or np.hypot(*(self._waypoint - self._pos)) < p["max_speed"]
+        ):
+            r = p["agent_radius"]
+            while True:
+                self._waypoint = rng.uniform(r, 1 - r, 2)
+                if self._is_free(self._waypoint):
+                    break
+            self._direct, self._wp_age = bool(rng.random() < 1 / 3), 0
+        target = self._waypoint
+        crossing = (self._pos[0] - p["wall_x"]) * (target[0] - p["wall_x"]) < 0
+        if crossing and not self._direct:
+            side = np.sign(self._pos[0] - p["wall_x"])
+            door = np.array(
+                [p["wall_x"] + side * (p["wall_thickness"] + p["agent_radius"]), p["door_y"]]
+            )
+            in_door = abs(self._pos[1] - p["door_y"]) < p["door_width"] / 2 - p["agent_radius"]
+            target = (
+                door
+                if not in_door or abs(self._pos[0] - door[0]) > p["max_speed"]
+                else (np.array([p["wall_x"] - side * 2 * p["wall_thickness"], p["door_y"]]))
+            )
+        d = (target - self._pos) / p["max_speed"]
+        a = d / max(1.0, float(np.abs(d).max())) + rng.normal(0.0, p["script_noise"], 2)
+        return np.clip(a, -1.0, 1.0).astype(np.float32)
+
+    def goal_here(self) -> Goal:
+        """The agent's current position as a goal."""
+        st = self.state()
+        return Goal(state={"agent_pos": st["agent_pos"]}, obs=self.render())
+
+    def goal_distance(self, goal: Goal) -> float:
+        """Distance from the agent to the goal position, arena units."""
+        if self._pos is None:
+            raise WorldError("call reset() before goal_distance()")
+        return float(np.hypot(*(self._pos - np.asarray(goal.state["agent_pos"], np.float64))))
+
     def goal(self) -> Goal:
         """A random free target in either room; the current state is left untouched."""
         pos = self._free_position().astype(np.float32).astype(np.float64)  # as goal.state has it
@@ -158,10 +228,7 @@ class TwoRoom(World):
 
     def success(self, goal: Goal) -> bool:
         """True when the agent is closer than ``success_radius`` to the goal position."""
-        if self._pos is None:
-            raise WorldError("call reset() before success()")
-        target = np.asarray(goal.state["agent_pos"], np.float64)
-        return bool(np.hypot(*(self._pos - target)) < self.params["success_radius"])
+        return self.goal_distance(goal) < self.params["success_radius"]
 
     # -- internals --------------------------------------------------------------------------
     def _frame(self, pos: np.ndarray) -> np.ndarray:

@@ -1,0 +1,273 @@
+"""Closed-loop planning evaluation: the protocol as code.
+
+A *manifest* fixes the episodes: for each, a start state and a goal state of the world (as
+``sim_state`` dicts), made by running the world's noisy scripted policy ``goal_steps`` steps
+from a start, so every goal is reachable in about that many steps. Manifest seeds come from
+their own ``SeedSequence`` (tag ``PLAN``), never from the training collection's, and starts
+that already satisfy the goal are skipped. Manifests are versioned JSON files shipped in
+``physjepa/eval/manifests/`` (``<world>-v<N>.json``), so every run plans the same episodes.
+
+An episode: restore the goal state and render the goal frame, restore the start, then let
+the policy act for at most ``budget`` raw steps; it succeeds as soon as the world's
+``success(goal)`` holds. ``evaluate_planning`` runs the trained model's policy and, in the
+same table, the same planner on the ground-truth simulator (upper bound) and a random
+policy (floor), and writes ``plan.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from physjepa.fileio import atomic_write_text
+from physjepa.planning.mpc import RandomPolicy, SimulatorPolicy
+from physjepa.planning.policy import WorldModelPolicy
+from physjepa.planning.registry import build_planner, default_settings
+from physjepa.worlds import World, WorldError, make
+
+MANIFEST_FORMAT = "physjepa-plan-manifest"
+MANIFEST_VERSION = 1
+_PLAN_TAG = 0x504C414E  # "PLAN": keeps manifest seeds apart from collection seeds
+
+
+def build_manifest(
+    world_name: str,
+    episodes: int,
+    seed: int = 0,
+    goal_steps: int = 25,
+    budget: int = 50,
+    warmup: int = 0,
+    image_size: int = 64,
+    params: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A manifest of ``episodes`` start/goal pairs (see the module docstring)."""
+    world = make(world_name, image_size=image_size, **(params or {}))
+    if not world.has_task:
+        raise WorldError(f"world {world_name!r} has no task to plan for")
+    ss = np.random.SeedSequence([_PLAN_TAG, seed])
+    out, tried = [], 0
+    while len(out) < episodes:
+        child = ss.spawn(1)[0]
+        reset_seed, policy_seed = child.generate_state(2)
+        rng = np.random.default_rng(int(policy_seed))
+        world.reset(seed=int(reset_seed))
+        for _ in range(warmup):
+            world.advance(world.scripted_action(rng))
+        start = world.sim_state()
+        for _ in range(goal_steps):
+            world.advance(world.scripted_action(rng))
+        goal_state = world.sim_state()
+        goal = world.goal_here()
+        world.set_sim_state(start)
+        tried += 1
+        if not world.success(goal):
+            out.append({"index": len(out), "start": start, "goal": goal_state})
+        if tried > 20 * episodes:
+            raise WorldError(f"{world_name}: scripted goals are almost always already reached")
+    return {
+        "format": MANIFEST_FORMAT,
+        "version": MANIFEST_VERSION,
+        "world": world_name,
+        "image_size": image_size,
+        "params": world.params,
+        "seed": seed,
+        "goal_steps": goal_steps,
+        "warmup": warmup,
+        "budget": budget,
+        "episodes": out,
+    }
+
+
+def manifest_path(world_name: str) -> Path:
+    return Path(str(resources.files("physjepa.eval") / "manifests")) / (
+        f"{world_name}-v{MANIFEST_VERSION}.json"
+    )
+
+
+def load_manifest(world_name: str, path: str | Path | None = None) -> dict[str, Any]:
+    """The shipped manifest of ``world_name`` (or the one at ``path``), validated."""
+    p = Path(path) if path else manifest_path(world_name)
+    if not p.exists():
+        raise WorldError(
+            f"no planning manifest for world {world_name!r} ({p} is missing); "
+            "planning is evaluated on two-room, reacher and push-t"
+        )
+    try:
+        m = json.loads(p.read_text())
+        ok = m["format"] == MANIFEST_FORMAT and isinstance(m["episodes"], list)
+    except (json.JSONDecodeError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise WorldError(f"{p} is not a physjepa planning manifest; restore it from the package")
+    if m["version"] != MANIFEST_VERSION or m["world"] != world_name:
+        raise WorldError(
+            f"{p} is manifest v{m['version']} of {m['world']!r}; expected v{MANIFEST_VERSION} of {world_name!r}"
+        )
+    m["sha256"] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return m
+
+
+def run_episode(
+    world: World, policy, entry: dict[str, Any], budget: int, record: bool = False
+) -> dict[str, Any]:
+    """One closed-loop episode from a manifest entry; ``policy.act(obs, goal_obs)`` acts."""
+    world.set_sim_state(entry["goal"])
+    goal = world.goal_here()
+    world.set_sim_state(entry["start"])
+    obs = world.render()
+    policy.reset()
+    frames = [obs] if record else []
+    success, steps = world.success(goal), 0
+    while not success and steps < budget:
+        obs, *_ = world.step(policy.act(obs, goal.obs))
+        steps += 1
+        success = world.success(goal)
+        if record:
+            frames.append(obs)
+    return {
+        "index": entry["index"],
+        "success": bool(success),
+        "steps": steps,
+        "final_distance": world.goal_distance(goal),
+        "plans": len(policy.plan_ms),
+        "ms_per_plan": float(np.mean(policy.plan_ms)) if policy.plan_ms else 0.0,
+        "frames": frames,
+        "goal_obs": goal.obs,
+    }
+
+
+def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
+    ms = [r["ms_per_plan"] for r in results if r["plans"]]
+    return {
+        "success_rate": float(np.mean([r["success"] for r in results])),
+        "final_distance_mean": float(np.mean([r["final_distance"] for r in results])),
+        "final_distance_median": float(np.median([r["final_distance"] for r in results])),
+        "ms_per_plan": float(np.mean(ms)) if ms else None,
+        "episodes": [
+            {k: v for k, v in r.items() if k not in ("frames", "goal_obs")} for r in results
+        ],
+    }
+
+
+def evaluate_planning(
+    model,
+    run_meta: dict[str, Any],
+    frameskip: int,
+    episodes: int = 50,
+    seed: int = 0,
+    planner: str = "cem",
+    settings: dict[str, Any] | None = None,
+    horizon: int = 5,
+    execute: int = 1,
+    objective: str = "sum",
+    baselines: tuple[str, ...] = ("oracle", "random"),
+    record: int = 3,
+    manifest: dict[str, Any] | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Plan through the manifest's first ``episodes`` episodes with the model and baselines.
+
+    Returns (the plan.json payload, the first ``record`` model episodes with their frames).
+    """
+    world_name = run_meta["data"]["world"]
+    m = manifest or load_manifest(world_name)
+    if episodes > len(m["episodes"]):
+        raise WorldError(f"--episodes {episodes}: the manifest holds {len(m['episodes'])}")
+    world = make(world_name, image_size=m["image_size"], **m["params"])
+    world.reset(seed=0)  # every episode then sets its own start state
+    obs_shape = tuple(model.spec.obs_shape)
+    if obs_shape != world.observation_space.shape:
+        raise WorldError(
+            f"the checkpoint was trained on observations of shape {obs_shape}, the manifest's "
+            f"{world_name!r} renders {world.observation_space.shape}"
+        )
+    raw = int(np.prod(world.action_space.shape))
+    low = torch.as_tensor(np.tile(world.action_space.low, frameskip), dtype=torch.float32)
+    high = torch.as_tensor(np.tile(world.action_space.high, frameskip), dtype=torch.float32)
+    if model.spec.action_dim != raw * frameskip:
+        raise WorldError(
+            f"the checkpoint's action block is {model.spec.action_dim}, but {world_name!r} has "
+            f"{raw}-d actions x frameskip {frameskip}; was it trained on another world?"
+        )
+    settings = dict(settings or {})
+    make_planner = lambda: build_planner(planner, low, high, **settings)  # noqa: E731
+    make_planner()  # a bad setting fails here, before any episode runs
+    entries = m["episodes"][:episodes]
+    budget = m["budget"]
+    rows: dict[str, Any] = {}
+    recorded: list[dict[str, Any]] = []
+    policies = {
+        "model": lambda e: WorldModelPolicy(
+            model, make_planner(), frameskip, horizon, execute, objective, seed=seed
+        )
+    }
+    if "oracle" in baselines:
+        policies["oracle"] = lambda e: SimulatorPolicy(
+            world, _goal_of(world, e), make_planner(), frameskip, horizon, execute, objective, seed
+        )
+    if "random" in baselines:
+        policies["random"] = lambda e: RandomPolicy(world, seed=seed * 100_003 + e["index"])
+    for name, factory in policies.items():
+        start, results = time.perf_counter(), []
+        for i, e in enumerate(entries):
+            r = run_episode(world, factory(e), e, budget, record=name == "model" and i < record)
+            if r["frames"]:
+                recorded.append(r)
+            results.append(r)
+            if progress:
+                progress(name, i + 1)
+        rows[name] = {**summarise(results), "seconds": time.perf_counter() - start}
+    payload = {
+        "world": world_name,
+        "manifest": {"version": m["version"], "sha256": m["sha256"], "seed": m["seed"]},
+        "episodes": episodes,
+        "budget": budget,
+        "seed": seed,
+        "planner": {"name": planner, **default_settings(planner), **settings},
+        "horizon": horizon,
+        "execute": execute,
+        "objective": objective,
+        "frameskip": frameskip,
+        "results": rows,
+    }
+    return payload, recorded
+
+
+def _goal_of(world: World, entry: dict[str, Any]):
+    """The goal of a manifest entry (leaves the world in its goal state; episodes reset it)."""
+    world.set_sim_state(entry["goal"])
+    return world.goal_here()
+
+
+def plan_run(
+    run_dir: str | Path, device: str = "cpu", gifs: int = 3, **kwargs: Any
+) -> dict[str, Any]:
+    """``physjepa plan``: evaluate a run's planning, write ``plan.json`` and episode GIFs."""
+    from physjepa.report.video import write_episode_gif
+    from physjepa.training.checkpoint import load_run, sha256_file
+
+    run_dir = Path(run_dir)
+    model, cfg, meta = load_run(run_dir, device)
+    payload, recorded = evaluate_planning(model, meta, cfg.data.frameskip, record=gifs, **kwargs)
+    payload = {
+        "checkpoint_sha256": sha256_file(run_dir / "model.safetensors"),
+        "checkpoint_step": meta["step"],
+        **payload,
+    }
+    for old in run_dir.glob("plan_ep*.gif"):
+        old.unlink()
+    payload["gifs"] = []
+    for r in recorded:
+        name = f"plan_ep{r['index']}.gif"
+        write_episode_gif(run_dir / name, r["frames"], r["goal_obs"], r["success"])
+        payload["gifs"].append(name)
+    atomic_write_text(run_dir / "plan.json", json.dumps(payload, indent=2) + "\n")
+    return payload

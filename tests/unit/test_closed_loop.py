@@ -1,0 +1,138 @@
+"""Closed-loop planning: manifests, MPC with the true simulator, the world-model policy."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from physjepa.eval.closed_loop import (
+    build_manifest,
+    evaluate_planning,
+    load_manifest,
+    run_episode,
+)
+from physjepa.planning.base import PlannerError
+from physjepa.planning.mpc import RandomPolicy, SimulatorPolicy
+from physjepa.planning.policy import WorldModelPolicy
+from physjepa.planning.registry import build_planner
+from physjepa.training.checkpoint import load_run
+from physjepa.worlds import WorldError, make
+
+
+def _planner(world, frameskip, **settings):
+    low = torch.as_tensor(np.tile(world.action_space.low, frameskip))
+    high = torch.as_tensor(np.tile(world.action_space.high, frameskip))
+    return build_planner("cem", low, high, **settings)
+
+
+def test_manifest_is_deterministic_and_goals_are_not_already_reached():
+    a = build_manifest("two-room", episodes=5, seed=3)
+    b = build_manifest("two-room", episodes=5, seed=3)
+    assert json.dumps(a) == json.dumps(b)
+    assert json.dumps(a) != json.dumps(build_manifest("two-room", episodes=5, seed=4))
+    world = make("two-room")
+    world.reset(seed=0)
+    for e in a["episodes"]:
+        world.set_sim_state(e["goal"])
+        goal = world.goal_here()
+        world.set_sim_state(e["start"])
+        assert not world.success(goal)
+
+
+def test_shipped_two_room_manifest_loads_and_matches_a_regeneration():
+    m = load_manifest("two-room")
+    assert len(m["episodes"]) >= 50 and len(m["sha256"]) == 64
+    fresh = build_manifest("two-room", episodes=3, seed=m["seed"], goal_steps=m["goal_steps"])
+    for old, new in zip(m["episodes"][:3], fresh["episodes"]):
+        for key in ("start", "goal"):
+            for k, v in old[key].items():
+                np.testing.assert_allclose(v, new[key][k], atol=1e-9)
+
+
+def test_manifest_errors_are_one_line(tmp_path):
+    with pytest.raises(WorldError, match="no planning manifest for world 'ball-drop'"):
+        load_manifest("ball-drop")
+    bad = tmp_path / "m.json"
+    bad.write_text("{not json")
+    with pytest.raises(WorldError, match="not a physjepa planning manifest"):
+        load_manifest("two-room", bad)
+    m = json.loads(json.dumps(build_manifest("two-room", episodes=1)))
+    m["version"] = 99
+    bad.write_text(json.dumps(m))
+    with pytest.raises(WorldError, match="v99"):
+        load_manifest("two-room", bad)
+
+
+def test_mpc_with_the_true_simulator_reaches_the_goal():
+    m = build_manifest("two-room", episodes=4, seed=1)
+    world = make("two-room")
+    world.reset(seed=0)
+    wins = []
+    for e in m["episodes"]:
+        world.set_sim_state(e["goal"])
+        goal = world.goal_here()
+        policy = SimulatorPolicy(world, goal, _planner(world, 5, samples=32, iterations=4), 5)
+        r = run_episode(world, policy, e, budget=50)
+        wins.append(r["success"])
+        assert r["plans"] >= 1 and r["ms_per_plan"] > 0
+    assert all(wins), wins
+
+
+def test_random_policy_is_seeded():
+    m = build_manifest("two-room", episodes=4, seed=1)
+    world = make("two-room")
+    world.reset(seed=0)
+    runs = [
+        [
+            run_episode(world, RandomPolicy(world, seed=7), e, 50)["final_distance"]
+            for e in m["episodes"]
+        ]
+        for _ in range(2)
+    ]
+    assert runs[0] == runs[1]
+
+
+def test_world_model_policy_keeps_an_aligned_history_and_checks_shapes(two_room_run):
+    model, cfg, meta = load_run(two_room_run)
+    k = cfg.data.frameskip
+    world = make("two-room")
+    obs, _ = world.reset(seed=0)
+    policy = WorldModelPolicy(model, _planner(world, k, samples=8, iterations=2), k, horizon=3)
+    goal = world.goal()
+    for _ in range(4 * k):
+        a = policy.act(obs, goal.obs)
+        assert a.shape == (2,) and a.dtype == np.float32 and np.all(np.abs(a) <= 1)
+        obs, *_ = world.step(a)
+    assert len(policy.plan_ms) == 4  # one plan per block
+    assert len(policy._z) == model.history and len(policy._blocks) == model.history - 1
+    with pytest.raises(PlannerError, match=r"shape \(32, 32, 3\) does not match"):
+        policy.reset()
+        policy.act(np.zeros((32, 32, 3), np.uint8), goal.obs)
+    with pytest.raises(PlannerError, match="action block"):
+        WorldModelPolicy(model, build_planner("cem", [-1.0], [1.0]), k)
+
+
+def test_evaluate_planning_reports_model_oracle_and_random(two_room_run):
+    model, cfg, meta = load_run(two_room_run)
+    payload, recorded = evaluate_planning(
+        model,
+        meta,
+        cfg.data.frameskip,
+        episodes=2,
+        settings={"samples": 8, "iterations": 2},
+        horizon=2,
+        record=1,
+    )
+    assert set(payload["results"]) == {"model", "oracle", "random"}
+    for row in payload["results"].values():
+        assert 0.0 <= row["success_rate"] <= 1.0 and len(row["episodes"]) == 2
+    assert payload["planner"]["samples"] == 8 and "elites" in payload["planner"]
+    assert len(recorded) == 1 and recorded[0]["frames"][0].shape == (64, 64, 3)
+    small = {**load_manifest("two-room"), "image_size": 32}
+    with pytest.raises(WorldError, match=r"trained on observations of shape \(64, 64, 3\)"):
+        evaluate_planning(model, meta, cfg.data.frameskip, episodes=1, manifest=small)
+    with pytest.raises(WorldError, match="action block is 4"):
+        evaluate_planning(model, meta, 3, episodes=1)
