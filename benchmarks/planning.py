@@ -28,7 +28,8 @@ from physjepa.config import load_preset  # noqa: E402
 from physjepa.data.collect import collect  # noqa: E402
 from physjepa.data.episodes import EpisodeFile  # noqa: E402
 from physjepa.eval.closed_loop import plan_run  # noqa: E402
-from physjepa.training.checkpoint import read_run_config  # noqa: E402
+from physjepa.planning.registry import default_settings  # noqa: E402
+from physjepa.training.checkpoint import read_run_config, sha256_file  # noqa: E402
 from physjepa.training.loop import train  # noqa: E402
 
 WORK = Path(__file__).resolve().parent / "work" / "planning"
@@ -40,7 +41,7 @@ def data_file(world: str) -> Path:
     path = WORK / f"{world}.h5"
     if path.exists():
         with EpisodeFile(path) as f:
-            if f.n_episodes == EPISODES and f.attrs.get("policy") == POLICY:
+            if f.n_episodes == EPISODES and f.attrs().get("policy") == POLICY:
                 return path
         raise SystemExit(f"{path} is not this benchmark's data; delete it")
     print(f"collecting {EPISODES} {POLICY} episodes of {world}", flush=True)
@@ -59,6 +60,22 @@ def trained_run(world: str, seed: int, data: Path, overrides: list[str]) -> tupl
     start = time.perf_counter()
     train(cfg, data, run, overwrite=True, progress=False)
     return run, time.perf_counter() - start
+
+
+def cached_plan(run: Path, episodes: int, planner: str, baselines: tuple) -> dict | None:
+    """The run's plan.json if it answers exactly this request for this checkpoint."""
+    path = run / "plan.json"
+    if not path.exists():
+        return None
+    res = json.loads(path.read_text())
+    same = (
+        res.get("checkpoint_sha256") == sha256_file(run / "model.safetensors")
+        and res.get("episodes") == episodes
+        and res.get("seed") == 0
+        and res.get("planner") == {"name": planner, **default_settings(planner)}
+        and set(res.get("results", {})) >= {"model", *baselines}
+    )
+    return res if same else None
 
 
 def main() -> None:

@@ -42,10 +42,14 @@ def test_manifest_is_deterministic_and_goals_are_not_already_reached():
         assert not world.success(goal)
 
 
-def test_shipped_two_room_manifest_loads_and_matches_a_regeneration():
-    m = load_manifest("two-room")
+@pytest.mark.parametrize("name", ["two-room", "reacher", "push-t"])
+def test_shipped_manifest_loads_and_matches_a_regeneration(name):
+    m = load_manifest(name)
     assert len(m["episodes"]) >= 50 and len(m["sha256"]) == 64
-    fresh = build_manifest("two-room", episodes=3, seed=m["seed"], goal_steps=m["goal_steps"])
+    assert m["budget"] == 50 and m["goal_steps"] == 25
+    fresh = build_manifest(
+        name, episodes=3, seed=m["seed"], goal_steps=m["goal_steps"], warmup=m["warmup"]
+    )
     for old, new in zip(m["episodes"][:3], fresh["episodes"]):
         for key in ("start", "goal"):
             for k, v in old[key].items():

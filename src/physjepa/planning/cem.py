@@ -48,7 +48,7 @@ class CEM(Planner):
         low: Tensor | Sequence[float],
         high: Tensor | Sequence[float],
         samples: int = 64,
-        iterations: int = 3,
+        iterations: int = 2,
         elites: int = 8,
         momentum: float = 0.1,
         init_std: float = 0.3,

@@ -55,7 +55,7 @@ class MPPI(Planner):
         low: Tensor | Sequence[float],
         high: Tensor | Sequence[float],
         samples: int = 64,
-        iterations: int = 3,
+        iterations: int = 2,
         temperature: float = 0.2,
         momentum: float = 0.1,
         init_std: float = 0.3,
