@@ -14,8 +14,8 @@ from physjepa.eval.closed_loop import (
     load_manifest,
     run_episode,
 )
-from physjepa.planning.base import PlannerError
-from physjepa.planning.mpc import RandomPolicy, SimulatorPolicy
+from physjepa.planning.base import PlannerError, PlanResult
+from physjepa.planning.mpc import RandomPolicy, RecedingHorizon, SimulatorPolicy
 from physjepa.planning.policy import WorldModelPolicy
 from physjepa.planning.registry import build_planner
 from physjepa.training.checkpoint import load_run
@@ -140,3 +140,80 @@ def test_evaluate_planning_reports_model_oracle_and_random(two_room_run):
         evaluate_planning(model, meta, cfg.data.frameskip, episodes=1, manifest=small)
     with pytest.raises(WorldError, match="action block is 4"):
         evaluate_planning(model, meta, 3, episodes=1)
+
+
+class _Recorder(WorldModelPolicy):
+    """Records what each plan was given: the latent history and the blocks between."""
+
+    def cost_now(self, obs, goal_obs):
+        self.seen.append((torch.stack(list(self._z)).clone(), list(self._blocks), obs.copy()))
+        return super().cost_now(obs, goal_obs)
+
+
+def test_world_model_policy_history_is_the_boundary_frames_and_the_blocks_between(two_room_run):
+    model, cfg, _ = load_run(two_room_run)
+    k = cfg.data.frameskip
+    world = make("two-room")
+    obs, _ = world.reset(seed=3)
+    policy = _Recorder(model, _planner(world, k, samples=8, iterations=1), k, horizon=3)
+    policy.seen, executed, goal = [], [], world.goal()
+    for t in range(5 * k):
+        a = policy.act(obs, goal.obs)
+        if t % k == 0:
+            executed.append(policy._blocks[-1].clone())
+        obs, *_ = world.step(a)
+    for i, (z_hist, blocks, frame) in enumerate(policy.seen):
+        torch.testing.assert_close(z_hist[-1], policy.encode(frame))  # the frame of this plan
+        assert len(z_hist) == min(i + 1, model.history) and len(blocks) == len(z_hist) - 1
+        for got, want in zip(blocks, executed[max(0, i - len(blocks)) : i]):
+            assert torch.equal(got, want)  # block j was executed after history frame j
+        if i:
+            torch.testing.assert_close(z_hist[-2], policy.seen[i - 1][0][-1])
+
+
+class _Fixed:
+    """A planner stand-in that records its warm starts and returns them + 1."""
+
+    def __init__(self):
+        self.low, self.high, self.inits = torch.full((2,), -5.0), torch.full((2,), 5.0), []
+
+    def plan(self, cost_fn, init_mean, generator):
+        self.inits.append(init_mean.clone())
+        return PlanResult(init_mean + 1, 0.0, {})
+
+
+def test_receding_horizon_warm_starts_with_the_shifted_previous_plan():
+    planner = _Fixed()
+    mpc = RecedingHorizon(planner, horizon=3, execute=2)
+    first = mpc.plan(lambda a: a.sum((1, 2)))
+    assert torch.equal(planner.inits[0], torch.zeros(3, 2))  # cold: the middle of the box
+    mpc.plan(lambda a: a.sum((1, 2)))
+    expect = torch.cat([first.actions[2:], torch.zeros(2, 2)])  # executed 2 blocks dropped
+    assert torch.equal(planner.inits[1], expect)
+    mpc.reset()
+    mpc.plan(lambda a: a.sum((1, 2)))
+    assert torch.equal(planner.inits[2], torch.zeros(3, 2))
+
+
+def test_a_run_trained_on_other_world_params_is_refused(two_room_run):
+    model, cfg, meta = load_run(two_room_run)
+    other = {**meta, "data": {**meta["data"], "params": {"door_width": 0.3}}}
+    with pytest.raises(WorldError, match=r"door_width=0.3 \(manifest: 0.2\)"):
+        evaluate_planning(model, other, cfg.data.frameskip, episodes=1)
+
+
+def test_gradient_planner_plans_and_its_oracle_samples_with_cem(two_room_run):
+    model, cfg, meta = load_run(two_room_run)
+    payload, _ = evaluate_planning(
+        model,
+        meta,
+        cfg.data.frameskip,
+        episodes=1,
+        planner="gd",
+        settings={"iterations": 2},
+        horizon=2,
+        record=0,
+        baselines=("oracle",),
+    )
+    assert payload["planner"]["name"] == "gd" and payload["results"]["oracle"]["planner"] == "cem"
+    assert payload["results"]["model"]["ms_per_plan"] > 0

@@ -215,6 +215,13 @@ def test_rollout_from_a_shorter_history_equals_stepwise_predict(h):
     torch.testing.assert_close(got, expect, rtol=1e-4, atol=1e-5)
 
 
+def test_rollout_refuses_past_actions_of_the_wrong_length():
+    model = _model("mlp").eval()
+    z_hist, _ = _za(b=2, t=2)
+    with pytest.raises(ValueError, match="needs 1"):
+        model.rollout(z_hist, torch.randn(2, 2, 3, A), torch.randn(2, H - 1, A))
+
+
 # -- seeding ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("encoder", ["conv", "vit", "mlp"])
 def test_same_seed_same_init(encoder):

@@ -100,9 +100,11 @@ def load_manifest(world_name: str, path: str | Path | None = None) -> dict[str, 
             f"no planning manifest for world {world_name!r} ({p} is missing); "
             "planning is evaluated on two-room, reacher and push-t"
         )
+    keys = ("version", "world", "image_size", "params", "seed", "budget", "episodes")
     try:
         m = json.loads(p.read_text())
-        ok = m["format"] == MANIFEST_FORMAT and isinstance(m["episodes"], list)
+        ok = m["format"] == MANIFEST_FORMAT and all(k in m for k in keys)
+        ok = ok and all({"index", "start", "goal"} <= set(e) for e in m["episodes"])
     except (json.JSONDecodeError, KeyError, TypeError):
         ok = False
     if not ok:
@@ -119,8 +121,7 @@ def run_episode(
     world: World, policy, entry: dict[str, Any], budget: int, record: bool = False
 ) -> dict[str, Any]:
     """One closed-loop episode from a manifest entry; ``policy.act(obs, goal_obs)`` acts."""
-    world.set_sim_state(entry["goal"])
-    goal = world.goal_here()
+    goal = _goal_of(world, entry)
     world.set_sim_state(entry["start"])
     obs = world.render()
     policy.reset()
@@ -145,12 +146,15 @@ def run_episode(
 
 
 def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
-    ms = [r["ms_per_plan"] for r in results if r["plans"]]
+    plans = sum(r["plans"] for r in results)
     return {
         "success_rate": float(np.mean([r["success"] for r in results])),
         "final_distance_mean": float(np.mean([r["final_distance"] for r in results])),
         "final_distance_median": float(np.median([r["final_distance"] for r in results])),
-        "ms_per_plan": float(np.mean(ms)) if ms else None,
+        # a mean over every plan made, not over episodes (long episodes plan more often)
+        "ms_per_plan": sum(r["ms_per_plan"] * r["plans"] for r in results) / plans
+        if plans
+        else None,
         "episodes": [
             {k: v for k, v in r.items() if k not in ("frames", "goal_obs")} for r in results
         ],
@@ -179,10 +183,12 @@ def evaluate_planning(
     """
     world_name = run_meta["data"]["world"]
     m = manifest or load_manifest(world_name)
+    m.setdefault("sha256", hashlib.sha256(json.dumps(m, sort_keys=True).encode()).hexdigest())
     if episodes > len(m["episodes"]):
         raise WorldError(f"--episodes {episodes}: the manifest holds {len(m['episodes'])}")
     world = make(world_name, image_size=m["image_size"], **m["params"])
     world.reset(seed=0)  # every episode then sets its own start state
+    _check_same_world(world, run_meta["data"].get("params") or {})
     obs_shape = tuple(model.spec.obs_shape)
     if obs_shape != world.observation_space.shape:
         raise WorldError(
@@ -209,9 +215,19 @@ def evaluate_planning(
             model, make_planner(), frameskip, horizon, execute, objective, seed=seed
         )
     }
+    # the simulator gives no gradient: a gradient planner's oracle samples with CEM instead
+    oracle_planner = planner if planner != "gd" else "cem"
     if "oracle" in baselines:
+        oracle_settings = settings if oracle_planner == planner else {}
         policies["oracle"] = lambda e: SimulatorPolicy(
-            world, _goal_of(world, e), make_planner(), frameskip, horizon, execute, objective, seed
+            world,
+            _goal_of(world, e),
+            build_planner(oracle_planner, low, high, **oracle_settings),
+            frameskip,
+            horizon,
+            execute,
+            objective,
+            seed,
         )
     if "random" in baselines:
         policies["random"] = lambda e: RandomPolicy(world, seed=seed * 100_003 + e["index"])
@@ -236,9 +252,25 @@ def evaluate_planning(
         "execute": execute,
         "objective": objective,
         "frameskip": frameskip,
+        "world_params": world.params,
         "results": rows,
     }
+    if "oracle" in rows:
+        rows["oracle"]["planner"] = oracle_planner
     return payload, recorded
+
+
+def _check_same_world(world: World, trained: dict[str, Any]) -> None:
+    """The run's world params must match the manifest's (scripted-policy knobs aside)."""
+    ref = make(world.name, image_size=world.image_size, **trained).params if trained else {}
+    skip = set(world.policy_params)
+    diff = sorted(k for k in ref if k not in skip and ref[k] != world.params.get(k))
+    if diff:
+        shown = ", ".join(f"{k}={ref[k]!r} (manifest: {world.params.get(k)!r})" for k in diff[:3])
+        raise WorldError(
+            f"the run was trained on {world.name!r} with {shown}; planning is evaluated on "
+            "the manifest's world, so train on data collected with its params"
+        )
 
 
 def _goal_of(world: World, entry: dict[str, Any]):
@@ -262,12 +294,12 @@ def plan_run(
         "checkpoint_step": meta["step"],
         **payload,
     }
-    for old in run_dir.glob("plan_ep*.gif"):
-        old.unlink()
-    payload["gifs"] = []
-    for r in recorded:
-        name = f"plan_ep{r['index']}.gif"
-        write_episode_gif(run_dir / name, r["frames"], r["goal_obs"], r["success"])
-        payload["gifs"].append(name)
+    payload["gifs"] = [f"plan_ep{r['index']}.gif" for r in recorded]
+    # the results first: a failing GIF write must not lose an evaluation
     atomic_write_text(run_dir / "plan.json", json.dumps(payload, indent=2) + "\n")
+    for name, r in zip(payload["gifs"], recorded):
+        write_episode_gif(run_dir / name, r["frames"], r["goal_obs"], r["success"])
+    for old in run_dir.glob("plan_ep*.gif"):
+        if old.name not in payload["gifs"]:
+            old.unlink()
     return payload

@@ -113,7 +113,8 @@ class Predictor(nn.Module):
 
     def next_embedding(self, z: torch.Tensor, cond: list[torch.Tensor]) -> torch.Tensor:
         """The prediction at the last position only: z (B, T, D) and ``condition()`` sliced
-        to the same T steps -> (B, D). Equal to ``forward(z, a)[:, -1]`` up to rounding."""
+        to the same T steps -> (B, D). Equal to ``forward(z, a)[:, -1]`` up to rounding, in
+        eval mode (this path has no attention dropout)."""
         t = z.shape[1]
         if t > self.max_len:
             raise ValueError(f"predictor context {t} exceeds its maximum {self.max_len}")
@@ -122,4 +123,5 @@ class Predictor(nn.Module):
         for i, blk in enumerate(self.blocks):
             x = blk.modulated(x, mods[i], last_only=i == len(self.blocks) - 1)
         shift, scale = out_mod[:, -1:].chunk(2, dim=-1)
+        x = x[:, -1:]  # already (B, 1, D) after the last block
         return z[:, -1] + self.out(_modulate(self.norm(x), shift, scale))[:, 0]  # (B, D)

@@ -68,15 +68,21 @@ class WorldModel(nn.Module):
     ) -> torch.Tensor:
         """Roll S candidate action sequences forward from one history per batch element.
 
-        z_hist (B, H, D); actions (B, S, T, A), applied after the last history frame and then
-        after each predicted frame; past_actions (B, H-1, A), the actions applied after the
-        earlier history frames (zeros when unknown). Returns z (B, S, T, D): z[:, :, i] is the
+        z_hist (B, h, D), any h >= 1 (the model uses its last ``history``); actions
+        (B, S, T, A), applied after the last history frame and then after each predicted
+        frame; past_actions (B, h-1, A), the actions applied after the earlier history frames
+        (zeros when unknown). Inference only: the cached path skips dropout. Returns z (B, S, T, D): z[:, :, i] is the
         embedding predicted after actions[:, :, i].
         """
         b, s, t, adim = actions.shape
         h = z_hist.shape[1]
         if past_actions is None:
             past_actions = actions.new_zeros(b, h - 1, adim)
+        if past_actions.shape[1] != h - 1:
+            raise ValueError(
+                f"past_actions holds {past_actions.shape[1]} blocks; a history of {h} frames "
+                f"needs {h - 1} (the blocks applied between them)"
+            )
         zs = z_hist.unsqueeze(1).expand(b, s, h, -1).reshape(b * s, h, -1)  # (B*S, H, D)
         acts = torch.cat(
             [past_actions.unsqueeze(1).expand(b, s, h - 1, adim), actions], dim=2

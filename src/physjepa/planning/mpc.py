@@ -24,13 +24,21 @@ from physjepa.worlds import Goal, World, make
 class RecedingHorizon:
     """Warm-started planning over ``horizon`` blocks; no state but the previous plan."""
 
-    def __init__(self, planner: Planner, horizon: int, execute: int = 1, seed: int = 0):
+    def __init__(
+        self,
+        planner: Planner,
+        horizon: int,
+        execute: int = 1,
+        seed: int = 0,
+        device: torch.device | str = "cpu",
+    ):
         if not isinstance(horizon, int) or horizon < 1:
             raise PlannerError(f"horizon={horizon!r} must be an integer >= 1 (action blocks)")
         if not isinstance(execute, int) or not 1 <= execute <= horizon:
             raise PlannerError(f"execute={execute!r} must be an integer in [1, horizon={horizon}]")
         self.planner, self.horizon, self.execute, self.seed = planner, horizon, execute, seed
-        self.generator = torch.Generator().manual_seed(seed)
+        self.device = torch.device(device)  # where plans live: the cost function's device
+        self.generator = torch.Generator(self.device).manual_seed(seed)
         self._prev: torch.Tensor | None = None  # (T, A) the last plan
 
     def reset(self) -> None:
@@ -38,7 +46,7 @@ class RecedingHorizon:
         self._prev = None
 
     def plan(self, cost_fn: CostFn) -> PlanResult:
-        mid = (self.planner.low + self.planner.high) / 2  # (A,)
+        mid = ((self.planner.low + self.planner.high) / 2).to(self.device)  # (A,)
         if self._prev is None:
             init = mid.expand(self.horizon, -1).clone()  # (T, A)
         else:  # drop the executed blocks, pad with the middle of the action box
@@ -99,10 +107,11 @@ def _copy_world(world: World) -> World:
 
 
 class SimulatorPolicy(BlockPolicy):
-    """The same MPC with the ground-truth simulator as its model: the planner's upper bound.
+    """The same MPC with the ground-truth simulator as its model (the ``oracle`` reference).
 
-    It reads the real world's sim state at every plan (it is an oracle) and rolls the
-    candidates out in a private copy of the world.
+    It reads the real world's sim state at every plan and rolls the candidates out in a
+    private copy of the world; its cost is the world's task-space ``goal_distance``, which
+    knows nothing of walls or contacts, so a learned latent cost can beat it.
     """
 
     def __init__(

@@ -85,12 +85,11 @@ class WorldModelPolicy(BlockPolicy):
         if key != self._goal_key:
             self._z_goal, self._goal_key = self.encode(goal_obs), key
         z_hist = torch.stack(list(self._z))  # (h, D)
-        past = list(self._blocks)[-(len(self._z) - 1) :] if len(self._z) > 1 else []
         past = (
-            torch.stack(past)
-            if past
+            torch.stack(list(self._blocks))
+            if self._blocks
             else torch.zeros(0, self.model.spec.action_dim, device=self.device)
-        )  # (h-1, A)
+        )  # (h-1, A): the blocks applied between the history frames
         return latent_cost(
             self.model, z_hist, past, self._z_goal, self.objective, self.action_weight
         )

@@ -192,7 +192,7 @@ def _planning(run_dir: Path) -> str:
     res = plan.get("results") if isinstance(plan.get("results"), dict) else {}
     labels = {
         "model": "world model + planner",
-        "oracle": "same planner, true simulator (upper bound)",
+        "oracle": "same planner, true simulator, task-space cost (reference)",
         "random": "random actions (floor)",
     }
     rows = [
@@ -218,10 +218,11 @@ def _planning(run_dir: Path) -> str:
     table = _table(["policy", "success", "final distance", "ms / plan"], rows, 3)
     gifs = []
     for name in plan.get("gifs") or []:
-        p = run_dir / str(name)
-        if p.is_file() and p.read_bytes().startswith(b"GIF8"):
-            uri = "data:image/gif;base64," + base64.b64encode(p.read_bytes()).decode("ascii")
-            gifs.append(f'<img src="{uri}" alt="{escape(str(name))}">')
+        p = run_dir / Path(str(name)).name  # never outside the run directory
+        data = p.read_bytes() if p.is_file() else b""
+        if data.startswith(b"GIF8"):
+            uri = "data:image/gif;base64," + base64.b64encode(data).decode("ascii")
+            gifs.append(f'<img src="{uri}" alt="{escape(p.name)}">')
     return table + note + "".join(gifs)
 
 

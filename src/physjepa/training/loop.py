@@ -121,6 +121,8 @@ def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     if overwrite:
         for name in ckpt.RUN_FILES:
             (run_dir / name).unlink(missing_ok=True)
+        for gif in run_dir.glob("plan_ep*.gif"):
+            gif.unlink()
 
 
 def train(

@@ -27,6 +27,7 @@ the same observations and states, bit for bit.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -56,6 +57,8 @@ class World(gym.Env):
     #: Steps per episode when collecting, unless the caller says otherwise.
     default_episode_steps: ClassVar[int] = 100
     has_task: ClassVar[bool] = False
+    #: Params that only shape the scripted policy, not the physics or the pixels.
+    policy_params: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, render_mode: str = "rgb_array", image_size: int = 64, **params: Any):
         if render_mode != "rgb_array":
@@ -122,6 +125,11 @@ class World(gym.Env):
 
     def success(self, goal: Goal) -> bool:
         raise WorldError(f"world {self.name!r} has no task, so success is undefined")
+
+
+def wrap(angle: float) -> float:
+    """``angle`` (radians) wrapped to ``(-pi, pi]``."""
+    return math.pi - (math.pi - angle) % math.tau
 
 
 # -- param validation shared by the built-in worlds -----------------------------------------

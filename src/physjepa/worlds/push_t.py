@@ -33,7 +33,7 @@ import gymnasium as gym
 import numpy as np
 import pymunk
 
-from physjepa.worlds.base import Goal, World, WorldError, check_color, check_number
+from physjepa.worlds.base import Goal, World, WorldError, check_color, check_number, wrap
 from physjepa.worlds.render import Canvas
 
 TABLE = 512.0
@@ -42,11 +42,6 @@ _AGENT_MASS = 20.0  # the block's mass is 1
 _POS_TOL, _ANG_TOL = 20.0, math.pi / 9  # success thresholds (units, radians)
 _SIM_KEYS = {"agent_pos": 2, "agent_vel": 2, "block_pos": 2, "block_angle": 1,
              "block_vel": 2, "block_ang_vel": 1}  # fmt: skip
-
-
-def wrap(angle: float) -> float:
-    """``angle`` wrapped to ``(-pi, pi]``."""
-    return math.pi - (math.pi - angle) % math.tau
 
 
 class PushT(World):

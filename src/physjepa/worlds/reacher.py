@@ -28,15 +28,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from physjepa.worlds.base import Goal, World, WorldError, check_color, check_number
+from physjepa.worlds.base import Goal, World, WorldError, check_color, check_number, wrap
 from physjepa.worlds.render import Canvas
 
 _BASE = (0.5, 0.5)
-
-
-def wrap(angle: float) -> float:
-    """``angle`` wrapped to ``(-pi, pi]``."""
-    return math.pi - (math.pi - angle) % math.tau
 
 
 class Reacher(World):

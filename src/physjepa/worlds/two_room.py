@@ -38,6 +38,7 @@ class TwoRoom(World):
 
     name = "two-room"
     has_task = True
+    policy_params = ("script_noise",)
     default_episode_steps = 100
     default_params = {
         "wall_x": 0.5,  # centre of the inner wall
