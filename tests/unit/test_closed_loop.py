@@ -70,9 +70,10 @@ def test_manifest_errors_are_one_line(tmp_path):
         load_manifest("two-room", bad)
 
 
-def test_mpc_with_the_true_simulator_reaches_the_goal():
-    m = build_manifest("two-room", episodes=4, seed=1)
-    world = make("two-room")
+@pytest.mark.parametrize("name", ["two-room", "reacher"])
+def test_mpc_with_the_true_simulator_reaches_the_goal(name):
+    m = build_manifest(name, episodes=4, seed=1)
+    world = make(name)
     world.reset(seed=0)
     wins = []
     for e in m["episodes"]:

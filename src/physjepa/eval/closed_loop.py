@@ -10,8 +10,8 @@ that already satisfy the goal are skipped. Manifests are versioned JSON files sh
 An episode: restore the goal state and render the goal frame, restore the start, then let
 the policy act for at most ``budget`` raw steps; it succeeds as soon as the world's
 ``success(goal)`` holds. ``evaluate_planning`` runs the trained model's policy and, in the
-same table, the same planner on the ground-truth simulator (upper bound) and a random
-policy (floor), and writes ``plan.json``.
+same table, the same planner on the ground-truth simulator with the world's task-space
+distance as cost (the ``oracle`` reference) and a random policy (the floor), and writes ``plan.json``.
 """
 
 from __future__ import annotations

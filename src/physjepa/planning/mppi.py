@@ -46,6 +46,9 @@ class MPPI(Planner):
         min_std: stop once every std entry is below this fraction of the half-range, >= 0.
         tol, patience: early stop on a stalled best cost (see :class:`EarlyStop`).
         normalize: divide the cost gaps by their mean before the softmax (scale-free).
+
+    The defaults (32 samples x 2 iterations) fit a plan in about 50 ms on 2 CPU cores with
+    the laptop model; in MPC the warm start carries the search on from plan to plan.
     """
 
     name = "mppi"
@@ -54,7 +57,7 @@ class MPPI(Planner):
         self,
         low: Tensor | Sequence[float],
         high: Tensor | Sequence[float],
-        samples: int = 64,
+        samples: int = 32,
         iterations: int = 2,
         temperature: float = 0.2,
         momentum: float = 0.1,
