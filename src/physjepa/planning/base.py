@@ -106,6 +106,29 @@ class Planner:
         self._check(is_num(tol) and tol >= 0, "tol", tol, "a number >= 0 (0 disables early stop)")
         self._check(is_int(patience) and patience >= 1, "patience", patience, "an integer >= 1")
 
+    def _set_sampling(
+        self,
+        samples: Any,
+        iterations: Any,
+        momentum: Any,
+        init_std: Any,
+        min_std: Any,
+        tol: Any,
+        patience: Any,
+    ) -> None:
+        """Validate and keep the settings the sampling planners (CEM, MPPI) share."""
+        self._check(is_int(samples) and samples >= 2, "samples", samples, "an integer >= 2")
+        self._check(
+            is_int(iterations) and iterations >= 1, "iterations", iterations, "an integer >= 1"
+        )
+        ok = is_num(momentum) and 0 <= momentum < 1
+        self._check(ok, "momentum", momentum, "a number in [0, 1)")
+        self._check(is_num(init_std) and init_std > 0, "init_std", init_std, "a number > 0")
+        self._check(is_num(min_std) and min_std >= 0, "min_std", min_std, "a number >= 0")
+        self._check_stop(tol, patience)
+        self.samples, self.iterations, self.momentum = samples, iterations, momentum
+        self.init_std, self.min_std, self.tol, self.patience = init_std, min_std, tol, patience
+
     @property
     def action_dim(self) -> int:
         return self.low.numel()

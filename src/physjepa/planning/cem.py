@@ -24,7 +24,6 @@ from physjepa.planning.base import (
     evaluate,
     gaussian_candidates,
     is_int,
-    is_num,
 )
 
 
@@ -60,20 +59,10 @@ class CEM(Planner):
         patience: int = 1,
     ):
         super().__init__(low, high)
-        self._check(is_int(samples) and samples >= 2, "samples", samples, "an integer >= 2")
-        self._check(
-            is_int(iterations) and iterations >= 1, "iterations", iterations, "an integer >= 1"
-        )
+        self._set_sampling(samples, iterations, momentum, init_std, min_std, tol, patience)
         ok = is_int(elites) and 1 <= elites <= samples
         self._check(ok, "elites", elites, f"an integer in [1, samples={samples}]")
-        ok = is_num(momentum) and 0 <= momentum < 1
-        self._check(ok, "momentum", momentum, "a number in [0, 1)")
-        self._check(is_num(init_std) and init_std > 0, "init_std", init_std, "a number > 0")
-        self._check(is_num(min_std) and min_std >= 0, "min_std", min_std, "a number >= 0")
-        self._check_stop(tol, patience)
-        self.samples, self.iterations, self.elites = samples, iterations, elites
-        self.momentum, self.init_std, self.min_std = momentum, init_std, min_std
-        self.tol, self.patience = tol, patience
+        self.elites = elites
 
     def _plan(
         self, cost_fn: CostFn, mean: Tensor, low: Tensor, high: Tensor, gen: torch.Generator

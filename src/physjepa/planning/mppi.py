@@ -28,7 +28,6 @@ from physjepa.planning.base import (
     PlanResult,
     evaluate,
     gaussian_candidates,
-    is_int,
     is_num,
 )
 
@@ -68,21 +67,11 @@ class MPPI(Planner):
         normalize: bool = True,
     ):
         super().__init__(low, high)
-        self._check(is_int(samples) and samples >= 2, "samples", samples, "an integer >= 2")
-        self._check(
-            is_int(iterations) and iterations >= 1, "iterations", iterations, "an integer >= 1"
-        )
+        self._set_sampling(samples, iterations, momentum, init_std, min_std, tol, patience)
         ok = is_num(temperature) and temperature > 0
         self._check(ok, "temperature", temperature, "a number > 0")
-        ok = is_num(momentum) and 0 <= momentum < 1
-        self._check(ok, "momentum", momentum, "a number in [0, 1)")
-        self._check(is_num(init_std) and init_std > 0, "init_std", init_std, "a number > 0")
-        self._check(is_num(min_std) and min_std >= 0, "min_std", min_std, "a number >= 0")
-        self._check_stop(tol, patience)
         self._check(isinstance(normalize, bool), "normalize", normalize, "True or False")
-        self.samples, self.iterations, self.temperature = samples, iterations, temperature
-        self.momentum, self.init_std, self.min_std = momentum, init_std, min_std
-        self.tol, self.patience, self.normalize = tol, patience, normalize
+        self.temperature, self.normalize = temperature, normalize
 
     def _plan(
         self, cost_fn: CostFn, mean: Tensor, low: Tensor, high: Tensor, gen: torch.Generator
