@@ -24,9 +24,14 @@ from physjepa.worlds import Goal, World
 OBJECTIVES = ("last", "sum")
 
 
-def _reduce(dist: torch.Tensor, objective: str) -> torch.Tensor:
-    """dist (S, T) -> (S,): the last step, or the sum over steps."""
-    return dist[:, -1] if objective == "last" else dist.sum(dim=1)
+def _reduce(
+    dist: torch.Tensor, actions: torch.Tensor, objective: str, action_weight: float
+) -> torch.Tensor:
+    """dist (S, T) -> (S,): the last step, or the sum over steps; plus the action penalty."""
+    out = dist[:, -1] if objective == "last" else dist.sum(dim=1)
+    if action_weight:
+        out = out + action_weight * actions.pow(2).mean(dim=(1, 2))
+    return out
 
 
 def _check_objective(objective: str) -> None:
@@ -53,10 +58,7 @@ def latent_cost(
     def cost(actions: torch.Tensor) -> torch.Tensor:
         z = model.rollout(z_hist[None], actions[None], past_actions[None])[0]  # (S, T, D)
         dist = (z - z_goal).pow(2).sum(dim=-1)  # (S, T)
-        out = _reduce(dist, objective)
-        if action_weight:
-            out = out + action_weight * actions.pow(2).mean(dim=(1, 2))
-        return out
+        return _reduce(dist, actions, objective, action_weight)
 
     return cost
 
@@ -87,9 +89,6 @@ def simulator_cost(
                 for k in range(frameskip):
                     sim.advance(raw[i, j, k])
                 dist[i, j] = sim.goal_distance(goal)
-        out = _reduce(torch.from_numpy(dist).to(actions), objective)
-        if action_weight:
-            out = out + action_weight * actions.pow(2).mean(dim=(1, 2))
-        return out
+        return _reduce(torch.from_numpy(dist).to(actions), actions, objective, action_weight)
 
     return cost

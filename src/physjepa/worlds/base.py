@@ -99,7 +99,7 @@ class World(gym.Env):
         return rng.uniform(low, high).astype(np.float32)
 
     def goal(self) -> Goal:
-        raise WorldError(f"world {self.name!r} has no task, so it has no goal")
+        raise self._no_task("goal")
 
     def _no_task(self, what: str) -> WorldError:
         return WorldError(f"world {self.name!r} has no task, so it has no {what}")
