@@ -13,13 +13,20 @@ File attributes: ``format`` ("physjepa-episodes"), ``format_version``, ``world``
 vector splits into named quantities). The column names match stable-worldmodel's.
 
 Writes go to ``<out>.partial`` and are renamed when complete, so an interrupted write never
-leaves a half file (and never touches a file already at ``out``).
+leaves a half file (and never touches a file already at ``out``). Frame columns are written with
+a Fletcher-32 checksum per chunk, so damaged data fails to read rather than reading back wrong.
+
+Reading never raises anything but ``DataError`` for a bad file: ``EpisodeFile`` checks the
+structure on open, and turns what h5py raises in later reads into a ``DataError`` too.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +37,37 @@ FORMAT = "physjepa-episodes"
 FORMAT_VERSION = 1
 FRAME_COLUMNS = ("pixels", "action", "state", "proprio")
 FLOAT_COLUMNS = ("action", "state", "proprio")
+#: What h5py (and numpy, on what h5py returns) raise while reading a damaged file. Each becomes
+#: a DataError; MemoryError and KeyboardInterrupt are deliberately not among them.
+_READ_ERRORS = (
+    OSError,
+    KeyError,
+    ValueError,
+    TypeError,
+    RuntimeError,  # also RecursionError, NotImplementedError
+    IndexError,
+    AttributeError,
+    OverflowError,
+)
+#: Bytes of a float column checked for NaN/inf at a time.
+_CHECK_BLOCK_BYTES = 1 << 24
+_MISSING = object()
 
 
 class DataError(ValueError):
     """An episode file is missing, corrupt or inconsistent; the message says how to fix it."""
+
+
+#: Bytes of one stored chunk to aim for: training streams random windows from the file, and
+#: every read decompresses whole chunks, so chunks of a few frames keep random reads cheap
+#: (64x64 pixels: 4 rows per chunk; 64-row chunks made a streamed batch ~5x slower).
+CHUNK_BYTES = 48 * 1024
+
+
+def _chunk_rows(arr: np.ndarray) -> int:
+    """Rows per chunk for a column like ``arr (T, ...)``: about CHUNK_BYTES, at most 64."""
+    row = max(1, arr[0].nbytes if len(arr) else arr.itemsize)
+    return int(min(64, max(1, CHUNK_BYTES // row)))
 
 
 class EpisodeWriter:
@@ -90,7 +124,7 @@ class EpisodeWriter:
             raise DataError(f"episode lacks column(s) {missing} that earlier episodes have")
         for name, arr in arrays.items():
             if name not in self._f:
-                chunk = (min(64, max(1, t)),) + arr.shape[1:]
+                chunk = (_chunk_rows(arr),) + arr.shape[1:]
                 self._f.create_dataset(
                     name,
                     shape=(0,) + arr.shape[1:],
@@ -98,6 +132,9 @@ class EpisodeWriter:
                     dtype=arr.dtype,
                     chunks=chunk,
                     compression="lzf" if name == "pixels" else None,
+                    # a checksum per chunk: damaged bytes fail the read instead of decoding
+                    # (lzf) or reading back as silently different data
+                    fletcher32=True,
                 )
             ds = self._f[name]
             ds.resize(self._n + t, axis=0)
@@ -141,19 +178,38 @@ class EpisodeWriter:
 
 
 class EpisodeFile:
-    """Read-only, validated view of an episode file. Opening checks structure and lengths."""
+    """Read-only, validated view of an episode file. Opening checks structure and lengths.
+
+    Every failure, on open or in a later read, is one ``DataError`` naming the file: damaged
+    bytes, wrong dtypes or shapes, unwritten data, NaN/inf (with ``check_values``), and
+    malformed attributes (``params_json``, ``state_spec_json``, ``fps``, checked when read).
+    """
 
     def __init__(self, path: str | os.PathLike, check_values: bool = True):
         self.path = Path(path)
-        if not self.path.exists():
+        try:
+            exists, is_dir, is_file = (
+                self.path.exists(),
+                self.path.is_dir(),
+                self.path.is_file(),
+            )
+        except (OSError, ValueError) as e:  # a name too long, a NUL byte in it, ...
+            raise DataError(
+                f"cannot use {self.path} as a data file ({_short(e)}); pass the path of an episode file (.h5)"
+            ) from None
+        if not exists:
             raise DataError(
                 f"data file {self.path} not found; create one with 'physjepa collect --out {self.path} ...'"
             )
-        if self.path.is_dir():
+        if is_dir:
             raise DataError(f"{self.path} is a directory; pass an episode file (.h5)")
+        if not is_file:  # opening a pipe would block until something writes to it
+            raise DataError(
+                f"{self.path} is not a regular file (a pipe, device or socket); pass an episode file (.h5)"
+            )
         try:
             self._f = h5py.File(self.path, "r")
-        except OSError as e:
+        except _READ_ERRORS as e:
             raise DataError(
                 f"{self.path} is not a readable HDF5 file ({_short(e)}); re-create it with 'physjepa collect'"
             ) from None
@@ -162,7 +218,7 @@ class EpisodeFile:
         except DataError:
             self._f.close()
             raise
-        except (OSError, KeyError, ValueError, TypeError) as e:
+        except _READ_ERRORS as e:
             self._f.close()
             raise DataError(
                 f"{self.path} is corrupt ({_short(e)}); re-create it with 'physjepa collect'"
@@ -170,67 +226,175 @@ class EpisodeFile:
 
     def _validate(self, check_values: bool) -> None:
         f, p = self._f, self.path
-        if f.attrs.get("format") != FORMAT:
+        fmt = _plain(f.attrs.get("format"))
+        if isinstance(fmt, bytes):
+            fmt = fmt.decode("utf-8", "replace")
+        if fmt != FORMAT:
             raise DataError(
-                f"{p} is not a physjepa episode file (format attribute {f.attrs.get('format')!r}); convert it or re-create it with 'physjepa collect'"
+                f"{p} is not a physjepa episode file (format attribute {_clip(fmt)}); convert it or re-create it with 'physjepa collect'"
             )
-        version = int(f.attrs.get("format_version", -1))
+        raw_version = _plain(f.attrs.get("format_version", -1))
+        version = _as_int(raw_version)
+        if version is None:
+            raise DataError(
+                f"{p}: attribute 'format_version' must be an integer, got {_clip(raw_version)}; re-create the file with 'physjepa collect'"
+            )
         if version > FORMAT_VERSION:
             raise DataError(
                 f"{p} has format_version {version}, newer than this physjepa reads ({FORMAT_VERSION}); upgrade physjepa"
             )
         for col in ("action", "ep_offset", "ep_len"):
             if col not in f:
-                raise DataError(f"{p} lacks the required column {col!r}")
+                raise DataError(
+                    f"{p} lacks the required column {col!r}; re-create the file with 'physjepa collect'"
+                )
         if "pixels" not in f and "state" not in f:
-            raise DataError(f"{p} has neither 'pixels' nor 'state': nothing to observe")
-        lens = f["ep_len"][()].astype(np.int64)
-        offs = f["ep_offset"][()].astype(np.int64)
-        if lens.ndim != 1 or lens.shape != offs.shape or len(lens) == 0:
             raise DataError(
-                f"{p}: ep_len {lens.shape} and ep_offset {offs.shape} must be equal-length, non-empty vectors"
+                f"{p} has neither 'pixels' nor 'state': nothing to observe; re-create the file with 'physjepa collect'"
             )
+        # Shapes and dtypes first, from the metadata alone: nothing is read before they pass.
+        ds = {k: self._dataset(k) for k in (*FRAME_COLUMNS, "ep_len", "ep_offset") if k in f}
+        for name in ("ep_len", "ep_offset"):
+            d = ds[name]
+            if d.shape is None or len(d.shape) != 1 or d.dtype.kind not in "iu":
+                raise DataError(
+                    f"{p}: {name} must be a vector of integers, got {_desc(d)}; re-create the file with 'physjepa collect'"
+                )
+        if "pixels" in ds:
+            px = ds["pixels"]
+            if (
+                px.shape is None
+                or px.dtype != np.uint8
+                or len(px.shape) != 4
+                or px.shape[-1] != 3
+                or min(px.shape[1:3]) < 1
+            ):
+                raise DataError(
+                    f"{p}: pixels must be (N, H, W, 3) uint8, got {_desc(px)}; re-create the file with 'physjepa collect'"
+                )
+        for col in FLOAT_COLUMNS:
+            if col in ds:
+                d = ds[col]
+                if d.shape is None or len(d.shape) != 2 or d.dtype.kind != "f" or d.shape[1] < 1:
+                    raise DataError(
+                        f"{p}: column {col!r} must be (N, K) float with K >= 1, got {_desc(d)}; re-create the file with 'physjepa collect'"
+                    )
+        for name, d in ds.items():
+            _check_stored(p, name, d)
+        # The episode index: every episode at least one step, back to back, covering every row.
+        rows = ds["action"].shape[0]
+        if ds["ep_len"].shape != ds["ep_offset"].shape or ds["ep_len"].shape[0] == 0:
+            raise DataError(
+                f"{p}: ep_len {ds['ep_len'].shape} and ep_offset {ds['ep_offset'].shape} must be equal-length, non-empty vectors; re-create the file with 'physjepa collect'"
+            )
+        if ds["ep_len"].shape[0] > rows:
+            raise DataError(
+                f"{p}: ep_len lists {ds['ep_len'].shape[0]} episodes but column 'action' has only {rows} rows; re-create the file with 'physjepa collect'"
+            )
+        lens = ds["ep_len"][()]
+        offs = ds["ep_offset"][()]
         if (lens < 1).any():
             raise DataError(
-                f"{p}: episode {int(np.argmax(lens < 1))} has length {int(lens.min())} (< 1)"
+                f"{p}: episode {int(np.argmax(lens < 1))} has length {int(lens.min())} (< 1); re-create the file with 'physjepa collect'"
+            )
+        if (lens > rows).any():
+            bad = int(np.argmax(lens > rows))
+            raise DataError(
+                f"{p}: episode {bad} has length {int(lens[bad])} but column 'action' has only {rows} rows; re-create the file with 'physjepa collect'"
+            )
+        lens = lens.astype(np.int64)  # each in [1, rows]: no wrap-around below
+        if float(lens.sum(dtype=np.float64)) > rows:
+            raise DataError(
+                f"{p}: column 'action' has {rows} rows but the episodes sum to {float(lens.sum(dtype=np.float64)):.0f}; re-create the file with 'physjepa collect'"
             )
         expect = np.concatenate([[0], np.cumsum(lens)[:-1]])
         if not np.array_equal(offs, expect):
             bad = int(np.argmax(offs != expect))
             raise DataError(
-                f"{p}: ep_offset[{bad}]={int(offs[bad])} but the episode lengths put it at {int(expect[bad])}"
+                f"{p}: ep_offset[{bad}]={int(offs[bad])} but the episode lengths put it at {int(expect[bad])}; re-create the file with 'physjepa collect'"
             )
         n = int(lens.sum())
         for col in FRAME_COLUMNS:
-            if col in f and f[col].shape[0] != n:
+            if col in ds and ds[col].shape[0] != n:
                 raise DataError(
-                    f"{p}: column {col!r} has {f[col].shape[0]} rows but the episodes sum to {n}"
+                    f"{p}: column {col!r} has {ds[col].shape[0]} rows but the episodes sum to {n}; re-create the file with 'physjepa collect'"
                 )
-        if "pixels" in f:
-            px = f["pixels"]
-            if px.dtype != np.uint8 or px.ndim != 4 or px.shape[-1] != 3:
-                raise DataError(
-                    f"{p}: pixels must be (N, H, W, 3) uint8, got {px.shape} {px.dtype}"
-                )
-        for col in FLOAT_COLUMNS:
-            if col in f:
-                ds = f[col]
-                if ds.ndim != 2 or ds.dtype.kind != "f":
-                    raise DataError(
-                        f"{p}: column {col!r} must be (N, K) float, got {ds.shape} {ds.dtype}"
-                    )
-                if check_values:
-                    for start in range(0, n, 1 << 16):
-                        block = ds[start : start + (1 << 16)]
-                        if not np.isfinite(block).all():
-                            row = start + int(np.argmax(~np.isfinite(block).all(axis=1)))
-                            ep = int(np.searchsorted(offs, row, side="right") - 1)
-                            raise DataError(
-                                f"{p}: column {col!r} holds NaN or inf at row {row} (episode {ep}, step {row - offs[ep]}); fix or drop that episode"
-                            )
+        if check_values:
+            for col in FLOAT_COLUMNS:
+                if col not in ds:
+                    continue
+                d = ds[col]
+                step = max(1, _CHECK_BLOCK_BYTES // (d.shape[1] * d.dtype.itemsize))
+                for start in range(0, n, step):
+                    block = d[start : start + step]
+                    if not np.isfinite(block).all():
+                        row = start + int(np.argmax(~np.isfinite(block).all(axis=1)))
+                        ep = int(np.searchsorted(expect, row, side="right") - 1)
+                        raise DataError(
+                            f"{p}: column {col!r} holds NaN or inf at row {row} (episode {ep}, step {row - expect[ep]}); fix or drop that episode"
+                        )
         self.ep_len = lens
-        self.ep_offset = offs
+        self.ep_offset = expect
         self.n_steps = n
+
+    def _dataset(self, name: str) -> h5py.Dataset:
+        try:
+            obj = self._f[name]
+        except KeyError as e:  # a soft or external link to nothing
+            raise DataError(
+                f"{self.path}: {name!r} cannot be opened ({_short(e)}); re-create the file with 'physjepa collect'"
+            ) from None
+        if not isinstance(obj, h5py.Dataset):
+            kind = "group" if isinstance(obj, h5py.Group) else type(obj).__name__
+            raise DataError(
+                f"{self.path}: {name!r} is a {kind}, not a dataset; re-create the file with 'physjepa collect'"
+            )
+        return obj
+
+    @contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        """Turn what h5py raises on a damaged file, while reading ``what``, into a DataError."""
+        if not self._f:
+            raise DataError(f"{self.path} was closed; open it again with EpisodeFile")
+        try:
+            yield
+        except DataError:
+            raise
+        except _READ_ERRORS as e:
+            raise DataError(
+                f"{self.path}: cannot read {what} ({_short(e)}); the file is corrupt; re-create it with 'physjepa collect'"
+            ) from None
+
+    def _attr(self, name: str, default: Any = None) -> Any:
+        """File attribute ``name`` as a plain Python value, ``default`` when absent."""
+        with self._reading(f"attribute {name!r}"):
+            if name not in self._f.attrs:
+                return default
+            return _plain(self._f.attrs[name])
+
+    def _json_attr(self, name: str) -> Any:
+        """The JSON value of attribute ``name``; ``_MISSING`` when the file has none."""
+        raw = self._attr(name, _MISSING)
+        if raw is _MISSING:
+            return raw
+        fix = "fix it or re-create the file with 'physjepa collect'"
+        if isinstance(raw, bytes):
+            try:
+                raw = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DataError(
+                    f"{self.path}: attribute {name!r} is not UTF-8 text; {fix}"
+                ) from None
+        if not isinstance(raw, str):
+            raise DataError(
+                f"{self.path}: attribute {name!r} must be a JSON string, got {_clip(raw)}; {fix}"
+            )
+        try:
+            return json.loads(raw)
+        except (ValueError, RecursionError) as e:
+            raise DataError(
+                f"{self.path}: attribute {name!r} is not valid JSON ({_short(e)}); {fix}"
+            ) from None
 
     # -- metadata ---------------------------------------------------------------------------
     @property
@@ -240,63 +404,159 @@ class EpisodeFile:
     @property
     def columns(self) -> dict[str, tuple[tuple[int, ...], str]]:
         """``{name: (shape, dtype)}`` of every dataset in the file."""
-        return {k: (tuple(self._f[k].shape), str(self._f[k].dtype)) for k in self._f}
+        out = {}
+        with self._reading("the list of columns"):
+            for k in self._f:
+                try:
+                    obj = self._f[k]
+                except KeyError:  # a link to nothing: not a dataset
+                    continue
+                if isinstance(obj, h5py.Dataset):
+                    out[k] = (tuple(obj.shape or ()), str(obj.dtype))
+        return out
 
     @property
     def world(self) -> str:
-        return str(self._f.attrs.get("world", "unknown"))
+        raw = self._attr("world", "unknown")
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", "replace")
+        if not isinstance(raw, str | int | float):
+            raise DataError(
+                f"{self.path}: attribute 'world' must be a string, got {_clip(raw)}; fix it or re-create the file with 'physjepa collect'"
+            )
+        return str(raw)
 
     @property
     def params(self) -> dict[str, Any]:
-        return json.loads(self._f.attrs.get("params_json", "{}"))
+        params = self._json_attr("params_json")
+        if params is _MISSING:
+            return {}
+        if not isinstance(params, dict):
+            raise DataError(
+                f"{self.path}: attribute 'params_json' must hold a JSON object, got {_clip(params)}; fix it or re-create the file with 'physjepa collect'"
+            )
+        return params
 
     @property
     def fps(self) -> float:
-        return float(self._f.attrs.get("fps", 0.0))
+        raw = self._attr("fps", 0.0)
+        value = raw
+        if isinstance(value, str | bytes):
+            try:
+                value = float(value)
+            except ValueError:
+                value = None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < np.inf:
+            raise DataError(
+                f"{self.path}: attribute 'fps' must be a non-negative number, got {_clip(raw)}; fix it or re-create the file with 'physjepa collect'"
+            )
+        return float(value)
 
     @property
     def state_spec(self) -> list[tuple[str, tuple[int, ...]]]:
-        """Named quantities packed in the ``state`` column, in order."""
-        if "state" not in self._f:
+        """Named quantities packed in the ``state`` column, in order; they fill it exactly."""
+        if not self.has("state"):
             return []
-        raw = self._f.attrs.get("state_spec_json")
-        if raw is None:
-            return [("state", (self._f["state"].shape[1],))]
-        return [(name, tuple(shape)) for name, shape in json.loads(raw)]
+        with self._reading("column 'state'"):
+            width = self._f["state"].shape[1]
+        spec = self._json_attr("state_spec_json")
+        if spec is _MISSING:
+            return [("state", (width,))]
+        fix = "fix it or re-create the file with 'physjepa collect'"
+        if not (
+            isinstance(spec, list)
+            and all(
+                isinstance(item, list)
+                and len(item) == 2
+                and isinstance(item[0], str)
+                and isinstance(item[1], list)
+                and all(type(d) is int and d >= 1 for d in item[1])
+                for item in spec
+            )
+        ):
+            raise DataError(
+                f"{self.path}: attribute 'state_spec_json' must be a JSON list of [name, shape] pairs like [[\"pos\", [2]]], got {_clip(spec)}; {fix}"
+            )
+        out = [(name, tuple(shape)) for name, shape in spec]
+        total = sum(math.prod(shape) for _, shape in out)
+        if total != width:
+            raise DataError(
+                f"{self.path}: attribute 'state_spec_json' describes {total} values per step but column 'state' has {width}; {fix}"
+            )
+        return out
 
     def attrs(self) -> dict[str, Any]:
-        return {k: (v.item() if hasattr(v, "item") else v) for k, v in self._f.attrs.items()}
+        """Every file attribute as a plain Python value (arrays as lists, empty ones as None)."""
+        out = {}
+        with self._reading("the attributes"):
+            for k in self._f.attrs:
+                # a damaged name can come back as bytes that are not UTF-8
+                name = k if isinstance(k, str) else bytes(k).decode("utf-8", "replace")
+                out[name] = self._attr(k)
+        return out
 
     def has(self, column: str) -> bool:
-        return column in self._f
+        """Whether dataset ``column`` is in the file."""
+        with self._reading(f"column {column!r}"):
+            try:
+                return isinstance(self._f.get(column), h5py.Dataset)
+            except KeyError:  # a link to nothing
+                return False
 
     # -- data -------------------------------------------------------------------------------
+    def _episode_index(self, episodes: Any) -> np.ndarray:
+        """``episodes`` as a checked vector of episode indices."""
+        try:
+            eps = np.asarray(episodes)
+        except (ValueError, TypeError):
+            eps = None
+        if eps is not None and eps.size == 0:
+            return np.zeros(0, np.int64)
+        if eps is None or eps.ndim != 1 or eps.dtype.kind not in "iu":
+            raise DataError(
+                f"{self.path}: episodes must be a list of episode numbers, got {_clip(episodes)}"
+            )
+        out = (eps < 0) | (eps >= self.n_episodes)
+        if out.any():
+            raise DataError(
+                f"{self.path}: episode {int(eps[out][0])} out of range: the file has {self.n_episodes}"
+            )
+        return eps.astype(np.int64)
+
     def rows(self, episodes: np.ndarray | list[int] | None = None) -> np.ndarray:
         """Row indices of the given episodes, in order."""
-        eps = np.arange(self.n_episodes) if episodes is None else np.asarray(episodes, np.int64)
+        eps = np.arange(self.n_episodes) if episodes is None else self._episode_index(episodes)
+        if len(eps) == 0:
+            return np.zeros(0, np.int64)
         return np.concatenate(
             [np.arange(self.ep_offset[e], self.ep_offset[e] + self.ep_len[e]) for e in eps]
         )
 
     def load(self, column: str, episodes: np.ndarray | list[int] | None = None) -> np.ndarray:
-        """Column ``column`` for the given episodes (all by default), concatenated in order."""
-        if column not in self._f:
+        """Frame column ``column`` for the given episodes (all by default), concatenated in order."""
+        if column not in FRAME_COLUMNS:
+            raise DataError(
+                f"{self.path}: {column!r} is not a frame column; load one of {[c for c in FRAME_COLUMNS if self.has(c)]}"
+            )
+        if not self.has(column):
             raise DataError(f"{self.path} has no column {column!r}; it has {sorted(self.columns)}")
-        ds = self._f[column]
-        if episodes is None:
-            return ds[()]
-        parts = [
-            ds[self.ep_offset[e] : self.ep_offset[e] + self.ep_len[e]]
-            for e in np.asarray(episodes, np.int64)
-        ]
-        return np.concatenate(parts) if parts else np.zeros((0,) + ds.shape[1:], ds.dtype)
+        eps = None if episodes is None else self._episode_index(episodes)
+        with self._reading(f"column {column!r}"):
+            ds = self._f[column]
+            if eps is None:
+                return ds[()]
+            parts = [ds[self.ep_offset[e] : self.ep_offset[e] + self.ep_len[e]] for e in eps]
+            return np.concatenate(parts) if parts else np.zeros((0,) + ds.shape[1:], ds.dtype)
 
     def episode(self, i: int) -> dict[str, np.ndarray]:
         """All frame columns of episode ``i``."""
-        if not 0 <= i < self.n_episodes:
-            raise DataError(f"episode {i} out of range: the file has {self.n_episodes}")
+        if isinstance(i, bool) or not isinstance(i, int | np.integer):
+            raise DataError(f"{self.path}: an episode number must be an integer, got {_clip(i)}")
+        (i,) = self._episode_index([i])
         a, b = self.ep_offset[i], self.ep_offset[i] + self.ep_len[i]
-        return {k: self._f[k][a:b] for k in FRAME_COLUMNS if k in self._f}
+        present = [k for k in FRAME_COLUMNS if self.has(k)]
+        with self._reading(f"episode {i}"):
+            return {k: self._f[k][a:b] for k in present}
 
     def close(self) -> None:
         self._f.close()
@@ -319,5 +579,74 @@ def split_episodes(n_episodes: int, val_fraction: float) -> tuple[np.ndarray, np
     return idx[: n_episodes - n_val], idx[n_episodes - n_val :]
 
 
-def _short(e: Exception) -> str:
-    return str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+def _short(e: BaseException) -> str:
+    """The first line of ``e``'s message (a KeyError's without the quotes repr adds)."""
+    text = str(e.args[0] if isinstance(e, KeyError) and e.args else e).strip()
+    return text.splitlines()[0][:200] if text else type(e).__name__
+
+
+def _clip(value: Any, n: int = 80) -> str:
+    """``repr(value)`` on one line, at most ``n`` characters."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _plain(value: Any) -> Any:
+    """An attribute value as plain Python: numpy scalars and 1-element arrays as scalars,
+    other arrays as lists, an empty dataspace as None. Bytes stay bytes."""
+    if isinstance(value, h5py.Empty):
+        return None
+    if isinstance(value, np.ndarray):
+        return _plain(value.reshape(-1)[0]) if value.size == 1 else value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _as_int(value: Any) -> int | None:
+    """``value`` as an int when it is one (a number or numeric text), else None."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _desc(d: h5py.Dataset) -> str:
+    return f"{d.shape} {d.dtype}"
+
+
+def _check_stored(path: Path, name: str, d: h5py.Dataset) -> None:
+    """Every element of ``d`` was written to the file. Unwritten parts read as fill values: a
+    file whose writer stopped midway, or one declaring sizes it does not hold (reading those
+    would allocate the declared size)."""
+    if d.shape is None or d.size == 0:
+        return
+    layout = d.id.get_create_plist().get_layout()
+    if layout == h5py.h5d.CHUNKED:
+        need = math.prod(-(-s // c) for s, c in zip(d.shape, d.chunks))
+        have = d.id.get_num_chunks()
+        unit = "chunks"
+    elif layout == h5py.h5d.CONTIGUOUS:
+        need = d.size * d.dtype.itemsize
+        have = d.id.get_storage_size()
+        unit = "bytes"
+    elif layout == h5py.h5d.COMPACT:
+        return
+    else:
+        raise DataError(
+            f"{path}: column {name!r} is a virtual dataset, not stored in the file; re-create it with 'physjepa collect'"
+        )
+    if have < need:
+        raise DataError(
+            f"{path}: column {name!r} declares shape {d.shape} but holds only {have} of its {need} {unit}; the file is incomplete or corrupt; re-create it with 'physjepa collect'"
+        )
