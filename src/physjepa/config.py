@@ -45,6 +45,9 @@ class DataConfig:
     """Environment steps per model step; the frameskip raw actions are concatenated."""
     val_fraction: float = 0.2
     """Share of episodes (the last ones in the file) held out for evaluation and probes."""
+    max_memory_mb: float = 2048.0
+    """Training windows are loaded into memory when their columns take at most this many MB
+    (per process); a larger dataset streams from the HDF5 file with bounded memory."""
 
     def __post_init__(self) -> None:
         _check(
@@ -70,6 +73,12 @@ class DataConfig:
             "data.val_fraction",
             self.val_fraction,
             "a fraction in (0, 1)",
+        )
+        _check(
+            _is_num(self.max_memory_mb) and self.max_memory_mb >= 0.0,
+            "data.max_memory_mb",
+            self.max_memory_mb,
+            "a number of megabytes >= 0 (0 = always stream from the file)",
         )
 
     @property
@@ -241,6 +250,11 @@ class TrainConfig:
     """'auto' (cuda, then mps, then cpu), 'cpu', 'cuda', 'cuda:N' or 'mps'. Chosen once."""
     threads: int = 0
     """CPU threads for torch; 0 leaves torch's default."""
+    precision: str = "fp32"
+    """'fp32' (default, and the CPU reference) or 'bf16' (autocast of the encoder and
+    predictor; losses and SIGReg stay in fp32)."""
+    compile: bool = False
+    """torch.compile the encoder and predictor (opt-in; pays a compile time up front)."""
     log_every: int = 25
     """Steps between metrics.jsonl lines."""
     eval_every: int = 400
@@ -297,6 +311,13 @@ class TrainConfig:
             self.threads,
             "an integer >= 0",
         )
+        _check(
+            self.precision in ("fp32", "bf16"),
+            "train.precision",
+            self.precision,
+            "'fp32' or 'bf16'",
+        )
+        _check(isinstance(self.compile, bool), "train.compile", self.compile, "true or false")
         for key in ("log_every", "eval_every", "save_every"):
             v = getattr(self, key)
             _check(_is_int(v) and v >= 0, f"train.{key}", v, "an integer >= 0")

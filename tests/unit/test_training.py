@@ -76,11 +76,63 @@ def test_resume_continues_exactly(debug_cfg, ball_file, tmp_path):
     assert _losses(straight) == _losses(resumed)
 
 
+def test_resume_after_a_kill_between_the_two_checkpoint_files(debug_cfg, ball_file, tmp_path):
+    """train_state.pt is written first and holds the weights: a kill before model.safetensors
+    was replaced (a stale weights file) still resumes exactly."""
+    cfg = apply_overrides(debug_cfg, RESUME_OVERRIDES)
+    straight = train(cfg, ball_file, tmp_path / "a", progress=False)
+    run = train(apply_overrides(cfg, ["train.steps=5"]), ball_file, tmp_path / "b", progress=False)
+    stale = (run / "model.safetensors").read_bytes()
+    train(apply_overrides(cfg, ["train.steps=10"]), None, run, resume=True, progress=False)
+    (run / "model.safetensors").write_bytes(stale)  # as if killed between the two renames
+    (run / ".train_state.pt.999.tmp").write_bytes(b"half a file")  # and a leftover temp file
+    train(cfg, None, run, resume=True, progress=False)
+    _assert_same_weights(straight, run)
+    assert not list(run.glob(".*.tmp"))
+
+
+def test_resume_before_the_first_checkpoint_starts_over(debug_cfg, ball_file, tmp_path):
+    """A run killed before its first checkpoint holds only config.json (and a partial log):
+    --resume starts it over with its own config."""
+    cfg = apply_overrides(debug_cfg, RESUME_OVERRIDES)
+    straight = train(cfg, ball_file, tmp_path / "a", progress=False)
+    run = train(cfg, ball_file, tmp_path / "b", progress=False)
+    (run / "train_state.pt").unlink()
+    (run / "model.safetensors").unlink()
+    (run / "metrics.jsonl").write_text('{"step": 5, "train/loss": 1.0}\n{"step": 10, "tr')
+    train(cfg, None, run, resume=True, progress=False)
+    _assert_same_weights(straight, run)
+    assert _losses(straight) == _losses(run)
+
+
+def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_checkpoint(
+    debug_cfg, copy_run, monkeypatch
+):
+    import physjepa.training.loop as loop
+
+    run = copy_run()
+    before = _run_files(run)
+    real = loop.compute_loss
+
+    def poisoned(*a, **k):
+        loss, stats = real(*a, **k)
+        return loss * float("nan"), stats
+
+    monkeypatch.setattr(loop, "compute_loss", poisoned)
+    with pytest.raises(TrainError, match="loss became nan at step 20.*last good checkpoint"):
+        train(
+            apply_overrides(debug_cfg, ["train.steps=30"]), None, run, resume=True, progress=False
+        )
+    after = _run_files(run)
+    for name in ("model.safetensors", "train_state.pt", "config.json"):
+        assert after[name] == before[name], name
+
+
 def test_resume_refuses_a_changed_model(debug_cfg, copy_run):
     run = copy_run()
     before = _run_files(run)
     cfg = apply_overrides(debug_cfg, ["model.dim=64"])
-    with pytest.raises(TrainError, match="only train.\\* settings may change"):
+    with pytest.raises(TrainError, match="only train.\\* settings .* may change"):
         train(cfg, None, run, resume=True, progress=False)
     assert _run_files(run) == before
 
@@ -110,8 +162,12 @@ def test_run_dir_contents(debug_cfg, debug_run, ball_file):
 
     state = torch.load(debug_run / "train_state.pt", weights_only=True)
     assert state["step"] == 20
-    assert {"optimizer", "batch_rng", "dir_rng", "torch_rng"} <= set(state)
+    assert {"optimizer", "batch_rng", "dir_rng", "rank_rng", "model"} <= set(state)
     assert state["optimizer"]["state"], "the optimizer state is saved"
+    # the train state is a complete checkpoint: its weights are those of model.safetensors
+    saved = _weights(debug_run)
+    assert state["model"].keys() == saved.keys()
+    assert all(torch.equal(state["model"][k], saved[k]) for k in saved)
 
     records = read_metrics(debug_run)
     train_recs = [r for r in records if "train/loss" in r]

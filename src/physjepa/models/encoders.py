@@ -18,7 +18,7 @@ def pixels_to_float(x: torch.Tensor) -> torch.Tensor:
 
     The result is a channels-last view (no copy), which the CPU convolutions prefer.
     """
-    y = x.float()
+    y = x.to(torch.get_default_dtype())  # float32 unless a float64 check asked for more
     y = y.mul_(1.0 / 255.0) if y is not x else y * (1.0 / 255.0)  # never modify the caller's tensor
     return y.sub_(0.5).permute(0, 3, 1, 2)
 
@@ -94,7 +94,7 @@ class MLPEncoder(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.float())
+        return self.net(x.to(torch.get_default_dtype()))
 
 
 class Projector(nn.Module):

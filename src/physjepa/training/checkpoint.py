@@ -65,18 +65,67 @@ def read_run_config(run_dir: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path} is corrupt ({e}); restore it or retrain") from None
 
 
+def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+
+
 def save_weights(run_dir: Path, model: torch.nn.Module, step: int) -> None:
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     atomic_write_bytes(
         run_dir / "model.safetensors",
-        save(state, metadata={"step": str(step), "format": "physjepa"}),
+        save(_cpu_state(model), metadata={"step": str(step), "format": "physjepa"}),
     )
 
 
-def save_train_state(run_dir: Path, state: dict[str, Any]) -> None:
+def save_checkpoint(run_dir: Path, model: torch.nn.Module, state: dict[str, Any]) -> None:
+    """Write a resumable checkpoint: ``train_state.pt`` (weights + optimizer + step + RNG), then
+    the user-facing ``model.safetensors``.
+
+    ``train_state.pt`` alone is a complete, self-consistent checkpoint and replaces the
+    previous one in a single atomic rename, so a kill at any moment leaves the last good one.
+    """
     buf = io.BytesIO()
-    torch.save(state, buf)
+    torch.save({**state, "model": _cpu_state(model)}, buf)
     atomic_write_bytes(run_dir / "train_state.pt", buf.getvalue())
+    save_weights(run_dir, model, int(state["step"]))
+
+
+def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
+    """The last complete checkpoint of a run (``None`` when it was never saved).
+
+    Loaded with ``torch.load(weights_only=True)``: a file carrying a pickled object is refused
+    without running it. Checkpoints written before the weights moved into the train state
+    take them from ``model.safetensors`` (whose step must match).
+    """
+    path = run_dir / "train_state.pt"
+    if not path.exists():
+        return None
+    state = load_train_state(run_dir)
+    if not isinstance(state, dict) or not {"step", "optimizer", "batch_rng", "dir_rng"} <= set(
+        state
+    ):
+        raise CheckpointError(f"{path} is not a physjepa train state; retrain or restore it")
+    if "model" not in state:
+        weights, step = _read_safetensors(run_dir / "model.safetensors")
+        if step != state["step"]:
+            raise CheckpointError(
+                f"{run_dir}: weights are from step {step} but the train state from step {state['step']}; the checkpoint is inconsistent"
+            )
+        state["model"] = weights
+    return state
+
+
+def restore_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], source: Path) -> None:
+    """Load a state dict into ``model``, with a clear error when it does not fit."""
+    try:
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+    except RuntimeError as e:  # shape mismatch
+        raise CheckpointError(
+            f"{source} does not match the model in config.json ({str(e).splitlines()[-1].strip()[:160]})"
+        ) from None
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{source} does not match the model in config.json (missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})"
+        )
 
 
 def load_train_state(run_dir: Path) -> dict[str, Any]:
@@ -93,30 +142,27 @@ def load_train_state(run_dir: Path) -> dict[str, Any]:
         ) from None
 
 
-def load_weights(model: torch.nn.Module, run_dir: Path) -> int:
-    """Load ``model.safetensors`` into ``model``; returns the step it was saved at."""
-    path = run_dir / "model.safetensors"
+def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], int]:
     if not path.exists():
         raise CheckpointError(f"{path} not found; train the run first")
     try:
         state = load_file(str(path))
         with safe_open(str(path), "pt") as f:
             meta = f.metadata() or {}
+        step = int(meta.get("step", -1))
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(
             f"{path} is not a valid safetensors file ({str(e)[:160]}); retrain or restore it"
         ) from None
-    try:
-        missing, unexpected = model.load_state_dict(state, strict=False)
-    except RuntimeError as e:  # shape mismatch
-        raise CheckpointError(
-            f"{path} does not match the model in config.json ({str(e).splitlines()[-1].strip()[:160]})"
-        ) from None
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{path} does not match the model in config.json (missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})"
-        )
-    return int(meta.get("step", -1))
+    return state, step
+
+
+def load_weights(model: torch.nn.Module, run_dir: Path) -> int:
+    """Load ``model.safetensors`` into ``model``; returns the step it was saved at."""
+    path = run_dir / "model.safetensors"
+    state, step = _read_safetensors(path)
+    restore_weights(model, state, path)
+    return step
 
 
 def sha256_file(path: Path) -> str:

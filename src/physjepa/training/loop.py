@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -14,13 +15,14 @@ import torch
 from tqdm import tqdm
 
 from physjepa import __version__
-from physjepa.config import Config, ConfigError
+from physjepa.config import Config, ConfigError, replace
 from physjepa.data.episodes import EpisodeFile, split_episodes
 from physjepa.data.windows import WindowDataset
 from physjepa.fileio import atomic_write_text
 from physjepa.models.losses import prediction_loss, random_directions, sigreg_over_time
 from physjepa.models.world_model import ModelSpec, WorldModel, build_world_model
 from physjepa.training import checkpoint as ckpt
+from physjepa.training import distributed as ddp
 from physjepa.training.logging import read_metrics
 
 
@@ -28,8 +30,13 @@ class TrainError(RuntimeError):
     """Training cannot start or continue; the message says why and what to do."""
 
 
-def resolve_device(name: str) -> torch.device:
-    """The one place a device is chosen: 'auto' picks cuda, then mps, then cpu."""
+def resolve_device(name: str, what: str = "train.device") -> torch.device:
+    """The one place a device is chosen: 'auto' picks cuda, then mps, then cpu.
+
+    ``what`` names the setting in error messages (``train.device``, ``--device``)."""
+    ok = name in ("auto", "cpu", "cuda", "mps") or (name.startswith("cuda:") and name[5:].isdigit())
+    if not ok:
+        raise ConfigError(f"{what}={name!r} is invalid: expected auto, cpu, cuda, cuda:N or mps")
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -37,43 +44,55 @@ def resolve_device(name: str) -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(
-            f"train.device={name!r} but CUDA is not available here; use train.device=cpu or auto"
-        )
+        raise ConfigError(f"{what}={name!r} but CUDA is not available here; use cpu or auto")
     if name == "mps" and not (
         getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
     ):
-        raise ConfigError(
-            "train.device='mps' but MPS is not available here; use train.device=cpu or auto"
-        )
+        raise ConfigError(f"{what}='mps' but MPS is not available here; use cpu or auto")
     return torch.device(name)
 
 
 def compute_loss(
-    model: WorldModel, batch: dict[str, torch.Tensor], cfg: Config, directions: torch.Tensor
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """JEPA objective on a batch of windows: teacher-forced + rollout MSE + λ·SIGReg."""
+    model: WorldModel,
+    batch: dict[str, torch.Tensor],
+    cfg: Config,
+    directions: torch.Tensor,
+    amp_dtype: torch.dtype | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """JEPA objective on a batch of windows: teacher-forced + rollout MSE + λ·SIGReg.
+
+    ``amp_dtype`` (e.g. ``torch.bfloat16``) autocasts the encoder and predictor; the losses
+    are computed in fp32. With several processes SIGReg sees the embeddings of every rank.
+    """
     h, r = cfg.data.history, cfg.data.rollout
-    obs, act = batch["obs"], batch["action"]  # (B, T, ...), (B, T, A); T = h + r
-    z = model.encode(obs)  # (B, T, D)
-    pred = model.predict_all(z[:, :h], act[:, :h])  # (B, h, D): predictions of frames 1..h
-    loss_pred = prediction_loss(pred, z[:, 1 : h + 1])
-    loss_roll = torch.zeros((), device=z.device)
-    if r > 1:
-        ctx = torch.cat([z[:, 1:h], pred[:, -1:]], dim=1)  # frames 1..h, the last one predicted
+    obs, act = batch["obs"], batch["action"]  # (b, T, ...), (b, T, A); T = h + r
+    dev = obs.device.type
+    amp = (
+        torch.autocast(dev, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
+    )
+    with amp:
+        z = model.encode(obs)  # (b, T, D)
+        pred = model.predict_all(z[:, :h], act[:, :h])  # (b, h, D): predictions of frames 1..h
         outs = []
-        for k in range(1, r):
-            nxt = model.predict(ctx, act[:, k : k + h])  # (B, D): frame h+k
-            outs.append(nxt)
-            ctx = torch.cat([ctx[:, 1:], nxt[:, None]], dim=1)
+        if r > 1:
+            ctx = torch.cat([z[:, 1:h], pred[:, -1:]], dim=1)  # frames 1..h, the last predicted
+            for k in range(1, r):
+                nxt = model.predict(ctx, act[:, k : k + h])  # (b, D): frame h+k
+                outs.append(nxt)
+                ctx = torch.cat([ctx[:, 1:], nxt[:, None]], dim=1)
+    if amp_dtype is not None:  # the losses and SIGReg in fp32
+        z, pred, outs = z.float(), pred.float(), [o.float() for o in outs]
+    loss_pred = prediction_loss(pred, z[:, 1 : h + 1])
+    loss_roll = torch.zeros((), device=z.device, dtype=z.dtype)
+    if outs:
         loss_roll = prediction_loss(torch.stack(outs, dim=1), z[:, h + 1 : h + r])
-    sig = sigreg_over_time(z, directions, cfg.loss.sigreg_knots)
+    sig = sigreg_over_time(ddp.gather_batch(z), directions, cfg.loss.sigreg_knots)  # (B, T, D)
     loss = loss_pred + cfg.loss.rollout_weight * loss_roll + cfg.loss.sigreg_weight * sig
-    stats = {
-        "train/loss": loss.item(),
-        "train/loss_pred": loss_pred.item(),
-        "train/loss_rollout": loss_roll.item(),
-        "train/sigreg": sig.item(),
+    stats = {  # detached tensors: read (and synchronised) only on log steps
+        "train/loss": loss.detach(),
+        "train/loss_pred": loss_pred.detach(),
+        "train/loss_rollout": loss_roll.detach(),
+        "train/sigreg": sig.detach(),
     }
     return loss, stats
 
@@ -105,20 +124,25 @@ def validation_loss(
     return sum(losses) / len(losses)
 
 
-def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse a start that would lose a run, or a resume of nothing (reads only)."""
     has_run = (run_dir / "config.json").exists()
-    if resume:
-        if not has_run:
-            raise TrainError(
-                f"--resume: {run_dir} holds no run (no config.json); drop --resume to start one"
-            )
-        return
-    if has_run and not overwrite:
+    if resume and not has_run:
+        raise TrainError(
+            f"--resume: {run_dir} holds no run (no config.json); drop --resume to start one"
+        )
+    if not resume and has_run and not overwrite:
         raise TrainError(
             f"{run_dir} already holds a run; pass --resume to continue it or --overwrite to replace it"
         )
+
+
+def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    """Make the run directory ready: create it, clear a replaced run, drop stale temp files."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    if overwrite:
+    for tmp in run_dir.glob(".*.tmp"):  # left by a process killed mid-write
+        tmp.unlink(missing_ok=True)
+    if overwrite and not resume:
         for name in ckpt.RUN_FILES:
             (run_dir / name).unlink(missing_ok=True)
         for gif in run_dir.glob("plan_ep*.gif"):
@@ -135,115 +159,198 @@ def train(
 ) -> Path:
     """Train a world model on ``data_path`` into ``run_dir``; returns ``run_dir``.
 
-    With ``resume`` the config, weights, optimizer, step and RNG states come from the run.
+    With ``resume`` the config, weights, optimizer, step and RNG states come from the run's
+    last complete checkpoint (a run killed before its first checkpoint starts over).
+    Under ``torchrun`` each process trains its shard of every global batch; rank 0 writes.
     """
-    run_dir = Path(run_dir)
-    prepare_run_dir(run_dir, resume, overwrite)
+    rank = ddp.from_env()
+    device = resolve_device(cfg.train.device)
+    if rank.enabled and device.type == "cuda":
+        device = torch.device("cuda", rank.local_rank)
+    if rank.enabled and cfg.train.batch_size % rank.world_size:
+        raise ConfigError(
+            f"train.batch_size={cfg.train.batch_size} must be divisible by the {rank.world_size} processes"
+        )
+    ddp.init(rank, device)
+    try:
+        return _train(cfg, data_path, Path(run_dir), resume, overwrite, progress, rank, device)
+    finally:
+        ddp.shutdown()
+
+
+def _train(
+    cfg: Config,
+    data_path: str | Path,
+    run_dir: Path,
+    resume: bool,
+    overwrite: bool,
+    progress: bool,
+    rank: ddp.Dist,
+    device: torch.device,
+) -> Path:
+    progress = progress and rank.is_main
+    check_run_dir(run_dir, resume, overwrite)
+    ddp.barrier()  # every rank has checked before rank 0 changes anything
+    if rank.is_main:
+        prepare_run_dir(run_dir, resume, overwrite)
+    ddp.barrier()
+    state = None
     if resume:
         meta = ckpt.read_run_config(run_dir)
         saved = Config.from_dict(meta["config"])
-        if saved.model != cfg.model or saved.data != cfg.data or saved.loss != cfg.loss:
+        same_data = replace(saved.data, max_memory_mb=cfg.data.max_memory_mb) == cfg.data
+        if saved.model != cfg.model or not same_data or saved.loss != cfg.loss:
             raise TrainError(
-                "--resume continues the saved config; only train.* settings may change (e.g. train.steps)"
+                "--resume continues the saved config; only train.* settings (e.g. train.steps) and data.max_memory_mb may change"
             )
         data_path = meta["data"]["path"]
+        state = ckpt.load_checkpoint(run_dir)  # None: killed before its first checkpoint
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    device = resolve_device(cfg.train.device)
     torch.manual_seed(cfg.train.seed)
 
     # -- data ------------------------------------------------------------------------------
-    file = EpisodeFile(data_path)
-    obs_key = "pixels" if cfg.model.encoder in ("conv", "vit") else "state"
-    train_eps, val_eps = split_episodes(file.n_episodes, cfg.data.val_fraction)
-    train_data = WindowDataset(file, train_eps, cfg.data.window, cfg.data.frameskip, obs_key)
-    val_data = WindowDataset(file, val_eps, cfg.data.window, cfg.data.frameskip, obs_key)
-    spec = ModelSpec(tuple(train_data.obs.shape[1:]), train_data.action_dim, cfg.data.history)
-    data_info = {
-        "path": str(data_path),
-        "world": file.world,
-        "params": file.params,
-        "state_spec": file.state_spec,
-        "train_episodes": len(train_eps),
-        "val_episodes": len(val_eps),
-        "obs_key": obs_key,
-    }
-    file.close()
+    with EpisodeFile(data_path) as file:  # the datasets keep handles of their own
+        obs_key = "pixels" if cfg.model.encoder in ("conv", "vit") else "state"
+        train_eps, val_eps = split_episodes(file.n_episodes, cfg.data.val_fraction)
+        budget = cfg.data.max_memory_mb
+        train_data = WindowDataset(
+            file, train_eps, cfg.data.window, cfg.data.frameskip, obs_key, max_memory_mb=budget
+        )
+        left = budget if train_data.streaming else max(0.0, budget - train_data.nbytes / 2**20)
+        try:
+            val_data = WindowDataset(
+                file, val_eps, cfg.data.window, cfg.data.frameskip, obs_key, max_memory_mb=left
+            )
+        except BaseException:
+            train_data.close()
+            raise
+        data_info = {
+            "path": str(data_path),
+            "world": file.world,
+            "params": file.params,
+            "state_spec": file.state_spec,
+            "train_episodes": len(train_eps),
+            "val_episodes": len(val_eps),
+            "obs_key": obs_key,
+        }
+    try:
+        return _fit(
+            cfg, run_dir, resume, state, progress, rank, device, train_data, val_data, data_info
+        )
+    finally:
+        train_data.close()
+        val_data.close()
+
+
+def _fit(
+    cfg: Config,
+    run_dir: Path,
+    resume: bool,
+    state: dict | None,
+    progress: bool,
+    rank: ddp.Dist,
+    device: torch.device,
+    train_data: WindowDataset,
+    val_data: WindowDataset,
+    data_info: dict,
+) -> Path:
+    spec = ModelSpec(tuple(train_data.obs_shape), train_data.action_dim, cfg.data.history)
 
     # -- model and optimizer ---------------------------------------------------------------
-    model = build_world_model(cfg.model, spec).to(device)
+    model = build_world_model(cfg.model, spec)
+    if rank.enabled:
+        model = ddp.convert_batchnorm(model)
+    model = model.to(device)
+    ddp.broadcast_module(model)
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
     )
-    batch_gen = torch.Generator().manual_seed(cfg.train.seed)
+    batch_gen = torch.Generator().manual_seed(cfg.train.seed)  # same on every rank
     dir_gen = torch.Generator().manual_seed(cfg.train.seed + 1)
+    if rank.rank > 0:  # dropout masks differ between ranks; rank 0 keeps the 1-process stream
+        torch.manual_seed(cfg.train.seed + 7919 * rank.rank)
     step = 0
-    if resume:
-        state = ckpt.load_train_state(run_dir)
-        w_step = ckpt.load_weights(model, run_dir)
-        if w_step != state["step"]:
-            raise TrainError(
-                f"{run_dir}: weights are from step {w_step} but the train state from step {state['step']}; the checkpoint is inconsistent"
-            )
+    if state is not None:
+        ckpt.restore_weights(model, state["model"], run_dir)
         opt.load_state_dict(state["optimizer"])
         batch_gen.set_state(state["batch_rng"])
         dir_gen.set_state(state["dir_rng"])
-        torch.set_rng_state(state["torch_rng"])
+        _restore_rng(state, rank, device)
         step = state["step"]
-        _truncate_metrics(run_dir / "metrics.jsonl", step)
-    else:
+        if rank.is_main:
+            _truncate_metrics(run_dir / "metrics.jsonl", step)
+    elif rank.is_main:
+        if resume:  # nothing was saved yet: start over with the run's own config
+            (run_dir / "metrics.jsonl").unlink(missing_ok=True)
         ckpt.save_config(
             run_dir,
             cfg,
             spec,
             {"data": data_info, "n_params": n_params, "physjepa_version": __version__},
         )
+    if cfg.train.compile:
+        model.encoder.compile(dynamic=False)
+        model.predictor.compile(dynamic=False)
+    amp_dtype = torch.bfloat16 if cfg.train.precision == "bf16" else None
+    pin = device.type == "cuda"
     if progress:
+        where = f"{device}" + (f" x {rank.world_size} processes" if rank.enabled else "")
+        how = "streamed from the file" if train_data.streaming else "in memory"
         print(
-            f"model: {n_params / 1e6:.2f}M parameters on {device}; {len(train_data)} training windows; config in {run_dir / 'config.json'}"
+            f"model: {n_params / 1e6:.2f}M parameters on {where}; {len(train_data)} training "
+            f"windows ({how}); config in {run_dir / 'config.json'}"
         )
 
     def save(step: int) -> None:
-        ckpt.save_weights(run_dir, model, step)
-        ckpt.save_train_state(
-            run_dir,
-            {
-                "step": step,
-                "optimizer": opt.state_dict(),
-                "batch_rng": batch_gen.get_state(),
-                "dir_rng": dir_gen.get_state(),
-                "torch_rng": torch.get_rng_state(),
-            },
-        )
+        rngs = ddp.gather_objects(_rng_state(device))  # every rank's, for an exact resume
+        if rank.is_main:
+            ckpt.save_checkpoint(
+                run_dir,
+                model,
+                {
+                    "step": step,
+                    "optimizer": opt.state_dict(),
+                    "batch_rng": batch_gen.get_state(),
+                    "dir_rng": dir_gen.get_state(),
+                    "rank_rng": rngs,
+                },
+            )
 
     # -- loop ------------------------------------------------------------------------------
     model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
     frames_per_step = cfg.train.batch_size * cfg.data.window
     bar = tqdm(
         total=cfg.train.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True
     )
-    log = open(run_dir / "metrics.jsonl", "a")
+    log = open(run_dir / "metrics.jsonl", "a") if rank.is_main else None
     t_start, t_last, s_last = time.time(), time.time(), step
     try:
         while step < cfg.train.steps:
-            batch = {
-                k: v.to(device, non_blocking=True)
-                for k, v in train_data.sample(cfg.train.batch_size, batch_gen).items()
-            }
+            # the same global indices on every rank (one process: exactly WindowDataset.sample)
+            index = torch.randint(len(train_data), (cfg.train.batch_size,), generator=batch_gen)
+            batch = train_data.get(ddp.shard(index, rank))
+            if pin:
+                batch = {k: v.pin_memory() for k, v in batch.items()}
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             directions = random_directions(cfg.model.dim, cfg.loss.sigreg_directions, dir_gen).to(
                 device
             )
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg)
-            loss, stats = compute_loss(model, batch, cfg, directions)
-            if not torch.isfinite(loss):
-                raise TrainError(
-                    f"loss became {loss.item()} at step {step}; the last good checkpoint is kept in {run_dir}. Lower train.lr or raise loss.sigreg_weight"
-                )
+            loss, stats = compute_loss(model, batch, cfg, directions, amp_dtype)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+            global_loss = ddp.average_gradients(params, loss)
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.train.grad_clip)
+            if not (torch.isfinite(global_loss) and torch.isfinite(grad_norm)):
+                what = "loss" if not torch.isfinite(global_loss) else "gradient norm"
+                value = float(global_loss if what == "loss" else grad_norm)
+                raise TrainError(
+                    f"the {what} became {value} at step {step}; stopped, the last good checkpoint is kept in {run_dir}. Lower train.lr or raise loss.sigreg_weight"
+                )
             opt.step()
             step += 1
             bar.update(1)
@@ -252,20 +359,23 @@ def train(
                 now = time.time()
                 fps = frames_per_step * (step - s_last) / max(now - t_last, 1e-9)
                 t_last, s_last = now, step
-                rec = {
-                    "step": step,
-                    "time_s": round(now - t_start, 3),
-                    **stats,
-                    "train/lr": lr_at(step - 1, cfg),
-                    "train/grad_norm": float(grad_norm),
-                    "train/frames_per_s": fps,
-                }
-                log.write(json.dumps(rec) + "\n")
-                log.flush()
-                bar.set_postfix(loss=f"{stats['train/loss']:.4f}", fps=f"{fps:.0f}")
-            if (
-                cfg.train.eval_every and step % cfg.train.eval_every == 0
-            ) or step == cfg.train.steps:
+                floats = ddp.mean_over_ranks({k: float(v) for k, v in stats.items()}, device)
+                if rank.is_main:
+                    rec = {
+                        "step": step,
+                        "time_s": round(now - t_start, 3),
+                        **floats,
+                        "train/lr": lr_at(step - 1, cfg),
+                        "train/grad_norm": float(grad_norm),
+                        "train/frames_per_s": fps,
+                    }
+                    log.write(json.dumps(rec) + "\n")
+                    log.flush()
+                bar.set_postfix(loss=f"{floats['train/loss']:.4f}", fps=f"{fps:.0f}")
+            if rank.is_main and (
+                (cfg.train.eval_every and step % cfg.train.eval_every == 0)
+                or step == cfg.train.steps
+            ):
                 rec = {
                     "step": step,
                     "eval/loss_pred": validation_loss(model, val_data, cfg, device),
@@ -278,8 +388,34 @@ def train(
                 save(step)
     finally:
         bar.close()
-        log.close()
+        if log is not None:
+            log.close()
     return run_dir
+
+
+def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    """This process's global RNG states (dropout draws from them)."""
+    out = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        out["cuda"] = torch.cuda.get_rng_state(device)
+    return out
+
+
+def _restore_rng(state: dict, rank: ddp.Dist, device: torch.device) -> None:
+    rngs = state.get("rank_rng") or [{"cpu": state["torch_rng"]}]
+    if len(rngs) != rank.world_size:
+        # resumed on another number of processes: the data order is unchanged, only the
+        # dropout masks of the remaining steps differ from the original run
+        if rank.is_main:
+            print(
+                f"note: the checkpoint was written by {len(rngs)} process(es), this run has {rank.world_size}; dropout masks will differ from the original run"
+            )
+        torch.manual_seed(int(state["step"]) * 7919 + rank.rank)
+        return
+    mine = rngs[rank.rank]
+    torch.set_rng_state(mine["cpu"])
+    if device.type == "cuda" and "cuda" in mine:
+        torch.cuda.set_rng_state(mine["cuda"], device)
 
 
 def _truncate_metrics(path: Path, step: int) -> None:

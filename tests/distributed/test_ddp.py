@@ -1,0 +1,124 @@
+"""Real ``torchrun`` processes (gloo, CPU): N processes with a global batch B train like one.
+
+The equivalence needs dropout off (each rank draws its own masks) and is checked twice: one
+step's loss and every gradient (``grad_step.py``), and a short ``physjepa train`` run's logged
+training and held-out losses.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from physjepa.training.logging import read_metrics
+
+HERE = Path(__file__).parent
+
+
+def torchrun(nproc: int, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    res = subprocess.run(
+        [*cmd, f"--nproc_per_node={nproc}", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return res
+
+
+def _max_rel(a: torch.Tensor, b: torch.Tensor, ref: torch.Tensor) -> float:
+    return ((a.double() - b.double()).abs().max() / (ref.double().abs().max() + 1e-12)).item()
+
+
+def test_one_step_loss_and_gradients_match(ball_file, tmp_path):
+    """One process vs two, and both against a float64 run of one process.
+
+    Two processes (gathered SIGReg, BatchNorm over the global batch) land within ~1e-6 of
+    the float64 reference. One process in float32 is further off (measured ~2e-4 of the
+    largest gradient in the first conv layer): that is torch's own CPU BatchNorm kernel's
+    float32 round-off, which the float64 reference exposes; so 1-vs-2 is held to 1e-3.
+    """
+    runs = {"one": (1, []), "two": (2, []), "ref": (1, ["--float64"])}
+    out = {}
+    for name, (n, extra) in runs.items():
+        path = tmp_path / f"{name}.pt"
+        torchrun(n, str(HERE / "grad_step.py"), str(ball_file), str(path), *extra, cwd=tmp_path)
+        out[name] = torch.load(path, weights_only=True)
+    one, two, ref = out["one"], out["two"], out["ref"]
+    assert ref["grads"]["encoder.net.0.weight"].dtype == torch.float64
+    lref = float(ref["loss"])
+    assert abs(float(two["loss"]) - lref) < 1e-6 * lref
+    assert abs(float(one["loss"]) - lref) < 1e-4 * lref
+    assert two["sigreg"] == pytest.approx(ref["sigreg"], rel=1e-5)
+    assert one["grads"].keys() == two["grads"].keys() == ref["grads"].keys()
+    checked = 0
+    for name, g in ref["grads"].items():
+        if g.abs().max() < 1e-9:  # zero-initialised AdaLN paths and biases before BatchNorm
+            continue
+        checked += 1
+        assert _max_rel(two["grads"][name], g, g) < 2e-5, name
+        assert _max_rel(one["grads"][name], g, g) < 1e-3, name
+        assert _max_rel(one["grads"][name], two["grads"][name], g) < 1e-3, name
+    assert checked >= 10, "too few non-zero gradients: the test could not fail"
+    # BatchNorm running statistics come from the global batch
+    for name, b in ref["buffers"].items():
+        if b.is_floating_point():
+            assert torch.allclose(two["buffers"][name].double(), b, rtol=1e-5, atol=1e-7), name
+
+
+def test_train_with_torchrun_matches_one_process(ball_file, tmp_path):
+    over = [
+        "model.pred_dropout=0",
+        "train.steps=6",
+        "train.log_every=1",
+        "train.device=cpu",
+        "train.batch_size=8",
+        "train.eval_every=3",
+        "train.save_every=3",
+    ]
+    runs = {}
+    for n in (1, 2):
+        out = tmp_path / f"p{n}"
+        res = torchrun(
+            n,
+            "-m",
+            "physjepa",
+            "train",
+            "--data",
+            str(ball_file),
+            "--preset",
+            "debug",
+            "--out",
+            str(out),
+            "--quiet",
+            *over,
+            cwd=tmp_path,
+        )
+        runs[n] = out
+        assert "run saved in" in res.stdout
+    loss = {n: [r["train/loss"] for r in read_metrics(runs[n]) if "train/loss" in r] for n in runs}
+    assert len(loss[1]) == len(loss[2]) == 6
+    for a, b in zip(loss[1], loss[2]):
+        assert a == pytest.approx(b, rel=1e-4)
+    # the held-out loss of the weights after steps 3 and 6 (computed on rank 0 alone)
+    evals = {
+        n: [r["eval/loss_pred"] for r in read_metrics(runs[n]) if "eval/loss_pred" in r]
+        for n in runs
+    }
+    assert len(evals[1]) == len(evals[2]) == 2
+    for a, b in zip(evals[1], evals[2]):
+        assert a == pytest.approx(b, rel=1e-3)
+    # (Weights are not compared element by element: Adam moves an element whose gradient is
+    # near zero by the sign of its round-off, so a few elements differ by up to 2 x lr per step
+    # while every loss agrees; the one-step test above compares the gradients themselves.)
+    # rank 0 alone wrote the run: one config, one log line per step, no temp files
+    assert sorted(p.name for p in runs[2].iterdir()) == sorted(p.name for p in runs[1].iterdir())
