@@ -103,6 +103,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     pl.add_argument("--gifs", type=int, default=3, help="episodes saved as GIFs for the report")
     pl.add_argument("--world", default=None, help="check the run was trained on this world")
+    pl.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda")
+    pl.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the latent rollout (fixed planning shapes: one compile up front)",
+    )
 
     r = sub.add_parser("report", help="write runs/<name>/report.html")
     r.add_argument("run")
@@ -227,8 +233,12 @@ def cmd_plan(a: argparse.Namespace) -> None:
             bars[name] = tqdm(total=a.episodes, unit="ep", desc=f"plan {name}")
         bars[name].update(done - bars[name].n)
 
+    from physjepa.training.loop import resolve_device
+
     res = plan_run(
         a.run,
+        device=resolve_device(a.device, "--device"),
+        compile=a.compile,
         gifs=a.gifs,
         episodes=a.episodes,
         seed=a.seed,

@@ -280,16 +280,27 @@ def _goal_of(world: World, entry: dict[str, Any]):
 
 
 def plan_run(
-    run_dir: str | Path, device: str = "cpu", gifs: int = 3, **kwargs: Any
+    run_dir: str | Path,
+    device: str | torch.device = "cpu",
+    gifs: int = 3,
+    compile: bool = False,
+    **kwargs: Any,
 ) -> dict[str, Any]:
-    """``physjepa plan``: evaluate a run's planning, write ``plan.json`` and episode GIFs."""
+    """``physjepa plan``: evaluate a run's planning, write ``plan.json`` and episode GIFs.
+
+    ``compile`` wraps the model's latent rollout in ``torch.compile`` (planning calls it with
+    the same shapes every time, so it compiles once)."""
     from physjepa.report.video import write_episode_gif
     from physjepa.training.checkpoint import load_run, sha256_file
 
     run_dir = Path(run_dir)
     model, cfg, meta = load_run(run_dir, device)
+    if compile:
+        model.rollout = torch.compile(model.rollout, dynamic=False)
     payload, recorded = evaluate_planning(model, meta, cfg.data.frameskip, record=gifs, **kwargs)
     payload = {
+        "device": str(device),
+        "compiled": compile,
         "checkpoint_sha256": sha256_file(run_dir / "model.safetensors"),
         "checkpoint_step": meta["step"],
         **payload,

@@ -51,7 +51,9 @@ class WorldModelPolicy(BlockPolicy):
         self.objective, self.action_weight = objective, action_weight
         self.device = next(model.parameters()).device
         super().__init__(
-            RecedingHorizon(planner, horizon, execute, seed), frameskip, block // frameskip
+            RecedingHorizon(planner, horizon, execute, seed, device=self.device),
+            frameskip,
+            block // frameskip,
         )
 
     def reset(self) -> None:
