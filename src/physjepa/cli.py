@@ -103,11 +103,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     pl.add_argument("--gifs", type=int, default=3, help="episodes saved as GIFs for the report")
     pl.add_argument("--world", default=None, help="check the run was trained on this world")
-    pl.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda")
+    pl.add_argument(
+        "--device",
+        default="cpu",
+        help="cpu (default: the published numbers), cuda, cuda:N, mps or auto",
+    )
     pl.add_argument(
         "--compile",
         action="store_true",
-        help="torch.compile the latent rollout (fixed planning shapes: one compile up front)",
+        help="torch.compile the latent rollout (planning shapes are fixed: it compiles once per "
+        "context length at the first episode's start)",
     )
 
     r = sub.add_parser("report", help="write runs/<name>/report.html")

@@ -256,7 +256,7 @@ class TrainConfig:
     compile: bool = False
     """torch.compile the encoder and predictor (opt-in; pays a compile time up front)."""
     log_every: int = 25
-    """Steps between metrics.jsonl lines."""
+    """Steps between metrics.jsonl lines (>= 1)."""
     eval_every: int = 400
     """Steps between held-out evaluations (0 = only at the end)."""
     save_every: int = 400
@@ -318,9 +318,17 @@ class TrainConfig:
             "'fp32' or 'bf16'",
         )
         _check(isinstance(self.compile, bool), "train.compile", self.compile, "true or false")
-        for key in ("log_every", "eval_every", "save_every"):
+        _check(
+            _is_int(self.log_every) and self.log_every >= 1,
+            "train.log_every",
+            self.log_every,
+            "an integer >= 1",
+        )
+        for key in ("eval_every", "save_every"):
             v = getattr(self, key)
-            _check(_is_int(v) and v >= 0, f"train.{key}", v, "an integer >= 0")
+            _check(
+                _is_int(v) and v >= 0, f"train.{key}", v, "an integer >= 0 (0 = only at the end)"
+            )
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ training and held-out losses.
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -122,3 +123,41 @@ def test_train_with_torchrun_matches_one_process(ball_file, tmp_path):
     # while every loss agrees; the one-step test above compares the gradients themselves.)
     # rank 0 alone wrote the run: one config, one log line per step, no temp files
     assert sorted(p.name for p in runs[2].iterdir()) == sorted(p.name for p in runs[1].iterdir())
+
+
+def test_bf16_under_torchrun(ball_file, tmp_path):
+    """bf16 autocast with two processes: BatchNorm statistics stay fp32, the run trains and
+    its first loss (before any update) matches the fp32 one-process value to bf16 precision."""
+    over = [
+        "model.pred_dropout=0",
+        "train.steps=4",
+        "train.log_every=1",
+        "train.device=cpu",
+        "train.batch_size=8",
+        "train.eval_every=0",
+        "train.save_every=0",
+    ]
+    runs = {}
+    for name, n, extra in (("fp32", 1, []), ("bf16", 2, ["train.precision=bf16"])):
+        runs[name] = tmp_path / name
+        torchrun(
+            n,
+            "-m",
+            "physjepa",
+            "train",
+            "--data",
+            str(ball_file),
+            "--preset",
+            "debug",
+            "--out",
+            str(runs[name]),
+            "--quiet",
+            *over,
+            *extra,
+            cwd=tmp_path,
+        )
+    loss = {
+        k: [r["train/loss"] for r in read_metrics(v) if "train/loss" in r] for k, v in runs.items()
+    }
+    assert len(loss["bf16"]) == 4 and all(math.isfinite(x) for x in loss["bf16"])
+    assert loss["bf16"][0] == pytest.approx(loss["fp32"][0], rel=3e-2)

@@ -77,10 +77,6 @@ def test_sigkill_at_random_moments_then_resume_is_exact(ball_file, tmp_path):
         if not _kill_at_random(p, run, rng, since):
             break
         kills += 1
-        assert (
-            not (run / "train_state.pt").exists()
-            or torch.load(run / "train_state.pt", weights_only=True)["step"] < 120
-        )
         since = time.time()
         p = _train("--resume", "--out", str(run))
     _finish(p)

@@ -163,9 +163,14 @@ class WindowDataset:
             out["state"] = out["obs"].clone()  # the same column, its own tensor
         return out
 
+    def draw(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        """Indices (B,) of windows drawn uniformly with replacement (the training sampler; with
+        several processes every rank draws the same global batch and keeps its shard)."""
+        return torch.randint(len(self.starts), (batch_size,), generator=generator)
+
     def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """A batch of windows drawn uniformly with replacement."""
-        return self.get(torch.randint(len(self.starts), (batch_size,), generator=generator))
+        return self.get(self.draw(batch_size, generator))
 
     def close(self) -> None:
         """Release the file (streaming) or the loaded columns; calling it again is a no-op."""

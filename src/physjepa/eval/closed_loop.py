@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from physjepa.fileio import atomic_write_text
+from physjepa.planning.base import PlannerError
 from physjepa.planning.mpc import RandomPolicy, SimulatorPolicy
 from physjepa.planning.policy import WorldModelPolicy
 from physjepa.planning.registry import build_planner, default_settings
@@ -297,7 +298,15 @@ def plan_run(
     model, cfg, meta = load_run(run_dir, device)
     if compile:
         model.rollout = torch.compile(model.rollout, dynamic=False)
-    payload, recorded = evaluate_planning(model, meta, cfg.data.frameskip, record=gifs, **kwargs)
+    try:
+        payload, recorded = evaluate_planning(
+            model, meta, cfg.data.frameskip, record=gifs, **kwargs
+        )
+    except Exception as e:
+        if compile and type(e).__module__.startswith("torch._"):  # dynamo / inductor failures
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            raise PlannerError(f"torch.compile failed ({first}); plan without --compile") from None
+        raise
     payload = {
         "device": str(device),
         "compiled": compile,

@@ -1,9 +1,11 @@
 """Run directories and checkpoints: safetensors weights, a weights-only train state, JSON config.
 
 ``runs/<name>/``: ``config.json`` (resolved config + model spec + data summary),
-``model.safetensors`` (weights only, never pickle), ``train_state.pt`` (optimizer, step, RNG
-states; loadable with ``torch.load(weights_only=True)``), ``metrics.jsonl``.
-Every file is written to a temporary name and renamed, so a crash never leaves a half file.
+``model.safetensors`` (weights only, never pickle), ``train_state.pt`` (weights, optimizer,
+step, every process's RNG states; loadable with ``torch.load(weights_only=True)``; the
+resumable checkpoint), ``metrics.jsonl`` (appended; a torn last line is skipped on reading
+and dropped on resume). Every other file is written to a temporary name and renamed, so a
+crash never leaves a half file.
 """
 
 from __future__ import annotations
@@ -52,6 +54,13 @@ def save_config(run_dir: Path, cfg: Config, spec: ModelSpec, extra: dict[str, An
     atomic_write_text(run_dir / "config.json", json.dumps(payload, indent=2, default=list))
 
 
+def update_config(run_dir: Path, cfg: Config) -> None:
+    """Record a resumed run's config (only ``train.*`` settings may have changed)."""
+    meta = read_run_config(run_dir)
+    meta["config"] = cfg.to_dict()
+    atomic_write_text(run_dir / "config.json", json.dumps(meta, indent=2, default=list))
+
+
 def read_run_config(run_dir: str | os.PathLike) -> dict[str, Any]:
     """The parsed ``config.json`` of a run, with a clear error when it is missing or corrupt."""
     path = Path(run_dir) / "config.json"
@@ -72,7 +81,9 @@ def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 def save_weights(run_dir: Path, model: torch.nn.Module, step: int) -> None:
     atomic_write_bytes(
         run_dir / "model.safetensors",
-        save(_cpu_state(model), metadata={"step": str(step), "format": "physjepa"}),
+        # one metadata key: safetensors writes metadata in hash-map order, which differs
+        # from process to process, so two keys would make identical weights hash differently
+        save(_cpu_state(model), metadata={"step": str(step)}),
     )
 
 
@@ -100,8 +111,12 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     state = load_train_state(run_dir)
-    if not isinstance(state, dict) or not {"step", "optimizer", "batch_rng", "dir_rng"} <= set(
-        state
+    keys = {"step", "optimizer", "batch_rng", "dir_rng"}
+    if (
+        not isinstance(state, dict)
+        or not keys <= set(state)
+        or not ({"rank_rng", "torch_rng"} & set(state))
+        or not isinstance(state.get("model", {}), dict)
     ):
         raise CheckpointError(f"{path} is not a physjepa train state; retrain or restore it")
     if "model" not in state:

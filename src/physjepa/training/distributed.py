@@ -137,6 +137,8 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
         if not (self.training and world_size() > 1):
             return super().forward(x)
         self._check_input_dim(x)
+        out_dtype = x.dtype
+        x = x.float()  # statistics in fp32 also under bf16 autocast (as torch's kernels do)
         dims = [0, *range(2, x.dim())]  # every dim but the channels
         shape = [1, -1] + [1] * (x.dim() - 2)
         count = x.numel() // x.shape[1] * world_size()  # shards are equal in size
@@ -156,7 +158,7 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
                 )
                 self.running_mean.lerp_(mean.detach(), m)
                 self.running_var.lerp_(var.detach() * count / max(count - 1, 1), m)
-        return y
+        return y.to(out_dtype)
 
 
 def convert_batchnorm(module: nn.Module) -> nn.Module:

@@ -45,6 +45,10 @@ def resolve_device(name: str, what: str = "train.device") -> torch.device:
         return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"{what}={name!r} but CUDA is not available here; use cpu or auto")
+    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
+        raise ConfigError(
+            f"{what}={name!r} but this machine has {torch.cuda.device_count()} CUDA device(s)"
+        )
     if name == "mps" and not (
         getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
     ):
@@ -137,16 +141,30 @@ def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
         )
 
 
+#: Files a training run writes; a fresh start clears leftovers of them (e.g. from an
+#: --overwrite that was killed half-way), and their temp files are swept on start.
+TRAIN_FILES = ("model.safetensors", "train_state.pt", "metrics.jsonl", "config.json")
+
+
 def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     """Make the run directory ready: create it, clear a replaced run, drop stale temp files."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    for tmp in run_dir.glob(".*.tmp"):  # left by a process killed mid-write
-        tmp.unlink(missing_ok=True)
-    if overwrite and not resume:
-        for name in ckpt.RUN_FILES:
-            (run_dir / name).unlink(missing_ok=True)
+    for name in TRAIN_FILES:  # left by a training process killed mid-write
+        for tmp in run_dir.glob(f".{name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+    if resume:
+        return
+    if overwrite:
         for gif in run_dir.glob("plan_ep*.gif"):
             gif.unlink()
+        for name in ckpt.RUN_FILES:
+            if name != "config.json":
+                (run_dir / name).unlink(missing_ok=True)
+        # last: until it is gone, a killed overwrite still reads as a run to be refused
+        (run_dir / "config.json").unlink(missing_ok=True)
+    else:  # no config.json here (checked): these are leftovers of a killed overwrite
+        for name in TRAIN_FILES:
+            (run_dir / name).unlink(missing_ok=True)
 
 
 def train(
@@ -165,8 +183,10 @@ def train(
     """
     rank = ddp.from_env()
     device = resolve_device(cfg.train.device)
-    if rank.enabled and device.type == "cuda":
-        device = torch.device("cuda", rank.local_rank)
+    if rank.enabled and device.type == "cuda" and torch.cuda.device_count() > 1:
+        device = torch.device("cuda", rank.local_rank)  # one GPU per process
+    if rank.enabled and device.type == "mps":
+        raise ConfigError("torchrun with train.device=mps is not supported; use cpu or cuda")
     if rank.enabled and cfg.train.batch_size % rank.world_size:
         raise ConfigError(
             f"train.batch_size={cfg.train.batch_size} must be divisible by the {rank.world_size} processes"
@@ -213,6 +233,15 @@ def _train(
     with EpisodeFile(data_path) as file:  # the datasets keep handles of their own
         obs_key = "pixels" if cfg.model.encoder in ("conv", "vit") else "state"
         train_eps, val_eps = split_episodes(file.n_episodes, cfg.data.val_fraction)
+        data_info = {
+            "path": str(data_path),
+            "world": file.world,
+            "params": file.params,
+            "state_spec": file.state_spec,
+            "train_episodes": len(train_eps),
+            "val_episodes": len(val_eps),
+            "obs_key": obs_key,
+        }
         budget = cfg.data.max_memory_mb
         train_data = WindowDataset(
             file, train_eps, cfg.data.window, cfg.data.frameskip, obs_key, max_memory_mb=budget
@@ -225,15 +254,6 @@ def _train(
         except BaseException:
             train_data.close()
             raise
-        data_info = {
-            "path": str(data_path),
-            "world": file.world,
-            "params": file.params,
-            "state_spec": file.state_spec,
-            "train_episodes": len(train_eps),
-            "val_episodes": len(val_eps),
-            "obs_key": obs_key,
-        }
     try:
         return _fit(
             cfg, run_dir, resume, state, progress, rank, device, train_data, val_data, data_info
@@ -269,7 +289,7 @@ def _fit(
     )
     batch_gen = torch.Generator().manual_seed(cfg.train.seed)  # same on every rank
     dir_gen = torch.Generator().manual_seed(cfg.train.seed + 1)
-    if rank.rank > 0:  # dropout masks differ between ranks; rank 0 keeps the 1-process stream
+    if rank.rank > 0:  # ranks draw different dropout masks (each for its own shard)
         torch.manual_seed(cfg.train.seed + 7919 * rank.rank)
     step = 0
     if state is not None:
@@ -281,8 +301,13 @@ def _fit(
         step = state["step"]
         if rank.is_main:
             _truncate_metrics(run_dir / "metrics.jsonl", step)
+            # a kill between the two checkpoint files leaves model.safetensors one save
+            # behind; the train state is the truth (this also covers the final save)
+            ckpt.save_weights(run_dir, model, step)
+            ckpt.update_config(run_dir, cfg)  # changed train.* settings, e.g. train.steps
     elif rank.is_main:
         if resume:  # nothing was saved yet: start over with the run's own config
+            print(f"note: {run_dir} has no checkpoint yet; starting it over from step 0")
             (run_dir / "metrics.jsonl").unlink(missing_ok=True)
         ckpt.save_config(
             run_dir,
@@ -329,8 +354,7 @@ def _fit(
     t_start, t_last, s_last = time.time(), time.time(), step
     try:
         while step < cfg.train.steps:
-            # the same global indices on every rank (one process: exactly WindowDataset.sample)
-            index = torch.randint(len(train_data), (cfg.train.batch_size,), generator=batch_gen)
+            index = train_data.draw(cfg.train.batch_size, batch_gen)  # (B,) global batch
             batch = train_data.get(ddp.shard(index, rank))
             if pin:
                 batch = {k: v.pin_memory() for k, v in batch.items()}
@@ -349,7 +373,7 @@ def _fit(
                 what = "loss" if not torch.isfinite(global_loss) else "gradient norm"
                 value = float(global_loss if what == "loss" else grad_norm)
                 raise TrainError(
-                    f"the {what} became {value} at step {step}; stopped, the last good checkpoint is kept in {run_dir}. Lower train.lr or raise loss.sigreg_weight"
+                    f"the {what} became {value} at step {step + 1}; stopped, the last good checkpoint is kept in {run_dir}. Lower train.lr or raise loss.sigreg_weight"
                 )
             opt.step()
             step += 1
