@@ -202,10 +202,12 @@ def cmd_train(a: argparse.Namespace) -> None:
         if not a.data:
             raise ValueError("--data is required (an episode file from 'physjepa collect')")
         cfg = load_preset(a.preset, a.overrides)
-    if not a.quiet:
+    main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 speaks
+    if not a.quiet and main_rank:
         print("config:\n" + cfg.to_json())
     train(cfg, a.data, a.out, resume=a.resume, overwrite=a.overwrite, progress=not a.quiet)
-    print(f"run saved in {a.out}")
+    if main_rank:
+        print(f"run saved in {a.out}")
 
 
 def cmd_eval(a: argparse.Namespace) -> None:

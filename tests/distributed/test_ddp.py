@@ -36,6 +36,12 @@ def torchrun(nproc: int, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     return res
 
 
+def train_debug(n: int, data: Path, out: Path, overrides: list[str], cwd: Path):
+    """``physjepa train`` of the debug preset in ``n`` torchrun processes."""
+    args = ["-m", "physjepa", "train", "--data", str(data), "--preset", "debug"]
+    return torchrun(n, *args, "--out", str(out), "--quiet", *overrides, cwd=cwd)
+
+
 def _max_rel(a: torch.Tensor, b: torch.Tensor, ref: torch.Tensor) -> float:
     return ((a.double() - b.double()).abs().max() / (ref.double().abs().max() + 1e-12)).item()
 
@@ -89,21 +95,7 @@ def test_train_with_torchrun_matches_one_process(ball_file, tmp_path):
     runs = {}
     for n in (1, 2):
         out = tmp_path / f"p{n}"
-        res = torchrun(
-            n,
-            "-m",
-            "physjepa",
-            "train",
-            "--data",
-            str(ball_file),
-            "--preset",
-            "debug",
-            "--out",
-            str(out),
-            "--quiet",
-            *over,
-            cwd=tmp_path,
-        )
+        res = train_debug(n, ball_file, out, over, cwd=tmp_path)
         runs[n] = out
         assert "run saved in" in res.stdout
     loss = {n: [r["train/loss"] for r in read_metrics(runs[n]) if "train/loss" in r] for n in runs}
@@ -140,22 +132,7 @@ def test_bf16_under_torchrun(ball_file, tmp_path):
     runs = {}
     for name, n, extra in (("fp32", 1, []), ("bf16", 2, ["train.precision=bf16"])):
         runs[name] = tmp_path / name
-        torchrun(
-            n,
-            "-m",
-            "physjepa",
-            "train",
-            "--data",
-            str(ball_file),
-            "--preset",
-            "debug",
-            "--out",
-            str(runs[name]),
-            "--quiet",
-            *over,
-            *extra,
-            cwd=tmp_path,
-        )
+        train_debug(n, ball_file, runs[name], [*over, *extra], cwd=tmp_path)
     loss = {
         k: [r["train/loss"] for r in read_metrics(v) if "train/loss" in r] for k, v in runs.items()
     }

@@ -74,23 +74,26 @@ def compute_loss(
     amp = (
         torch.autocast(dev, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
     )
+
+    def f32(t: torch.Tensor) -> torch.Tensor:
+        # losses in fp32 under autocast; in fp32 mode no op is added, so the autograd graph
+        # (and its floating-point summation order) is exactly the single-precision one
+        return t.float() if amp_dtype is not None else t
+
     with amp:
         z = model.encode(obs)  # (b, T, D)
         pred = model.predict_all(z[:, :h], act[:, :h])  # (b, h, D): predictions of frames 1..h
-        outs = []
+        loss_pred = prediction_loss(f32(pred), f32(z[:, 1 : h + 1]))
+        loss_roll = torch.zeros((), device=z.device)
         if r > 1:
             ctx = torch.cat([z[:, 1:h], pred[:, -1:]], dim=1)  # frames 1..h, the last predicted
+            outs = []
             for k in range(1, r):
                 nxt = model.predict(ctx, act[:, k : k + h])  # (b, D): frame h+k
                 outs.append(nxt)
                 ctx = torch.cat([ctx[:, 1:], nxt[:, None]], dim=1)
-    if amp_dtype is not None:  # the losses and SIGReg in fp32
-        z, pred, outs = z.float(), pred.float(), [o.float() for o in outs]
-    loss_pred = prediction_loss(pred, z[:, 1 : h + 1])
-    loss_roll = torch.zeros((), device=z.device, dtype=z.dtype)
-    if outs:
-        loss_roll = prediction_loss(torch.stack(outs, dim=1), z[:, h + 1 : h + r])
-    sig = sigreg_over_time(ddp.gather_batch(z), directions, cfg.loss.sigreg_knots)  # (B, T, D)
+            loss_roll = prediction_loss(f32(torch.stack(outs, dim=1)), f32(z[:, h + 1 : h + r]))
+    sig = sigreg_over_time(ddp.gather_batch(f32(z)), directions, cfg.loss.sigreg_knots)  # (B,T,D)
     loss = loss_pred + cfg.loss.rollout_weight * loss_roll + cfg.loss.sigreg_weight * sig
     stats = {  # detached tensors: read (and synchronised) only on log steps
         "train/loss": loss.detach(),
