@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 import torch
 
-from physjepa.data.episodes import DataError, EpisodeFile
+from physjepa.data.episodes import DataError, EpisodeFile, _short
 
 #: Chunk cache of each streamed column (HDF5 keeps one per open dataset; at most three are
 #: open, so at most 48 MiB). Random windows rarely meet the same chunk in two batches, so a
@@ -259,7 +259,3 @@ def _reading(path, what: str) -> Iterator[None]:
         raise DataError(
             f"{path}: cannot read {what} ({_short(e)}); the file is corrupt; re-create it with 'physjepa collect'"
         ) from None
-
-
-def _short(e: Exception) -> str:
-    return str(e).splitlines()[0][:200] if str(e) else type(e).__name__
