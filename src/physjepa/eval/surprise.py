@@ -1,0 +1,118 @@
+"""Surprise: the per-step prediction error of a world model in latent space.
+
+``surprise(model, obs, actions)`` encodes every frame, predicts each next embedding from a
+fixed context of past frames (and the action blocks applied after them) with the model's own
+predictor, and returns the squared error per step (mean over the embedding dimensions). Every
+violation-of-expectation and anomaly metric is computed from it:
+
+- :func:`pairwise_accuracy`: the share of matched (possible, impossible) pairs in which the
+  possible video has the lower mean surprise after the breaking point (Garrido et al. 2025);
+- :func:`auroc`: how well a per-video score (e.g. the maximum surprise) separates two sets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from physjepa.models.world_model import WorldModel
+
+
+def model_steps(
+    obs: np.ndarray | torch.Tensor, actions: np.ndarray | torch.Tensor, frameskip: int = 1
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Raw episode rows -> what the model sees: every ``frameskip``-th frame and, after each,
+    the block of ``frameskip`` raw actions applied, concatenated (as in training windows).
+
+    obs (N, ...), actions (N, A) -> obs (T, ...), blocks (T, frameskip*A), T = N // frameskip.
+    """
+    obs, actions = torch.as_tensor(obs), torch.as_tensor(actions, dtype=torch.float32)
+    if len(obs) != len(actions):
+        raise ValueError(f"{len(obs)} frames but {len(actions)} actions; they must pair up")
+    if not isinstance(frameskip, int) or frameskip < 1:
+        raise ValueError(f"frameskip={frameskip!r} must be an integer >= 1")
+    t = len(obs) // frameskip
+    if t < 2:
+        raise ValueError(
+            f"an episode of {len(obs)} frames gives {t} model step(s) at frameskip {frameskip}; "
+            "surprise needs at least 2"
+        )
+    blocks = actions[: t * frameskip].reshape(t, frameskip * actions.shape[1])
+    return obs[: t * frameskip : frameskip], blocks
+
+
+@torch.no_grad()
+def surprise(
+    model: WorldModel,
+    obs: torch.Tensor,
+    actions: torch.Tensor,
+    context: int | None = None,
+) -> torch.Tensor:
+    """Per-step surprise of one episode: obs (T, ...), actions (T, A) blocks -> (T,).
+
+    ``surprise[t]`` is the mean squared difference between the embedding of frame ``t`` and
+    the model's prediction of it from the ``context`` frames before it (fewer at the start of
+    the episode, where there are fewer); ``surprise[0] = 0``. ``context`` defaults to the
+    model's history and is a fixed setting, never tuned on the test videos.
+    """
+    h = model.history if context is None else context
+    if not isinstance(h, int) or not 1 <= h <= model.history:
+        raise ValueError(f"context={context!r} must be an integer in [1, {model.history}]")
+    if len(obs) != len(actions) or len(obs) < 2:
+        raise ValueError(
+            f"need T >= 2 frames and T action blocks, got {len(obs)} and {len(actions)}"
+        )
+    was_training = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        z = model.encode(obs.to(device)[None])[0]  # (T, D)
+        a = actions.to(device=device, dtype=z.dtype)  # (T, A)
+        t = len(z)
+        head = min(h, t - 1)
+        # the first steps: the predictor is frame-causal, so its output at position i
+        # predicts frame i+1 from frames 0..i
+        pred = [model.predict_all(z[None, :head], a[None, :head])[0]]  # (head, D)
+        if t - 1 > head:  # then a sliding window of h frames, ending at i = h, ..., T-2
+            zw = torch.stack([z[i - h + 1 : i + 1] for i in range(h, t - 1)])  # (W, h, D)
+            aw = torch.stack([a[i - h + 1 : i + 1] for i in range(h, t - 1)])  # (W, h, A)
+            pred.append(model.predict_all(zw, aw)[:, -1])  # (W, D)
+        pred = torch.cat(pred)  # (T-1, D): prediction of frames 1..T-1
+        err = (pred - z[1:]).pow(2).mean(dim=-1)  # (T-1,)
+        return torch.cat([err.new_zeros(1), err]).cpu()
+    finally:
+        model.train(was_training)
+
+
+def pairwise_accuracy(
+    possible: Sequence[torch.Tensor], impossible: Sequence[torch.Tensor], breaks: Sequence[int]
+) -> float:
+    """Share of matched pairs whose possible video has the lower mean surprise from the
+    breaking point on (ties count half). Each surprise is (T,); ``breaks[i]`` the first step
+    at which the i-th pair differs."""
+    if not (len(possible) == len(impossible) == len(breaks)) or not len(breaks):
+        raise ValueError(
+            f"need as many possible ({len(possible)}) and impossible ({len(impossible)}) videos "
+            f"as breaking points ({len(breaks)}), at least one"
+        )
+    wins = []
+    for p, q, b in zip(possible, impossible, breaks):
+        sp, sq = float(p[b:].mean()), float(q[b:].mean())
+        wins.append(1.0 if sp < sq else 0.5 if sp == sq else 0.0)
+    return float(np.mean(wins))
+
+
+def auroc(positive: Sequence[float], negative: Sequence[float]) -> float:
+    """Area under the ROC curve of scores that should be higher for ``positive``: the chance
+    that a random positive outscores a random negative (ties count half)."""
+    pos = np.asarray(positive, np.float64).reshape(-1)
+    neg = np.asarray(negative, np.float64).reshape(-1)
+    if not len(pos) or not len(neg):
+        raise ValueError("AUROC needs at least one positive and one negative score")
+    if not (np.isfinite(pos).all() and np.isfinite(neg).all()):
+        raise ValueError("AUROC scores must be finite")
+    greater = (pos[:, None] > neg[None, :]).sum()
+    ties = (pos[:, None] == neg[None, :]).sum()
+    return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
