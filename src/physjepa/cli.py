@@ -202,7 +202,9 @@ def cmd_train(a: argparse.Namespace) -> None:
         if not a.data:
             raise ValueError("--data is required (an episode file from 'physjepa collect')")
         cfg = load_preset(a.preset, a.overrides)
-    main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 speaks
+    from physjepa.training.distributed import from_env
+
+    main_rank = from_env().is_main  # under torchrun only rank 0 speaks
     if not a.quiet and main_rank:
         print("config:\n" + cfg.to_json())
     train(cfg, a.data, a.out, resume=a.resume, overwrite=a.overwrite, progress=not a.quiet)

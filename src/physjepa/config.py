@@ -29,6 +29,13 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def is_device_name(name: Any) -> bool:
+    """'auto', 'cpu', 'cuda', 'cuda:N' or 'mps' (the names ``resolve_device`` accepts)."""
+    return isinstance(name, str) and (
+        name in ("auto", "cpu", "cuda", "mps") or (name.startswith("cuda:") and name[5:].isdigit())
+    )
+
+
 def _check(cond: bool, key: str, value: Any, expect: str) -> None:
     if not cond:
         raise ConfigError(f"{key}={value!r} is invalid: expected {expect}")
@@ -300,11 +307,12 @@ class TrainConfig:
             self.seed,
             "an integer >= 0",
         )
-        ok_dev = isinstance(self.device, str) and (
-            self.device in ("auto", "cpu", "cuda", "mps")
-            or (self.device.startswith("cuda:") and self.device[5:].isdigit())
+        _check(
+            is_device_name(self.device),
+            "train.device",
+            self.device,
+            "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'",
         )
-        _check(ok_dev, "train.device", self.device, "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
         _check(
             _is_int(self.threads) and self.threads >= 0,
             "train.threads",

@@ -289,8 +289,8 @@ def plan_run(
 ) -> dict[str, Any]:
     """``physjepa plan``: evaluate a run's planning, write ``plan.json`` and episode GIFs.
 
-    ``compile`` wraps the model's latent rollout in ``torch.compile`` (planning calls it with
-    the same shapes every time, so it compiles once)."""
+    ``compile`` wraps the model's latent rollout in ``torch.compile`` (planning shapes are
+    fixed, so it compiles once per context length, at the first episode's start)."""
     from physjepa.report.video import write_episode_gif
     from physjepa.training.checkpoint import load_run, sha256_file
 

@@ -15,7 +15,7 @@ import torch
 from tqdm import tqdm
 
 from physjepa import __version__
-from physjepa.config import Config, ConfigError, replace
+from physjepa.config import Config, ConfigError, is_device_name, replace
 from physjepa.data.episodes import EpisodeFile, split_episodes
 from physjepa.data.windows import WindowDataset
 from physjepa.fileio import atomic_write_text
@@ -34,8 +34,7 @@ def resolve_device(name: str, what: str = "train.device") -> torch.device:
     """The one place a device is chosen: 'auto' picks cuda, then mps, then cpu.
 
     ``what`` names the setting in error messages (``train.device``, ``--device``)."""
-    ok = name in ("auto", "cpu", "cuda", "mps") or (name.startswith("cuda:") and name[5:].isdigit())
-    if not ok:
+    if not is_device_name(name):
         raise ConfigError(f"{what}={name!r} is invalid: expected auto, cpu, cuda, cuda:N or mps")
     if name == "auto":
         if torch.cuda.is_available():
@@ -160,14 +159,11 @@ def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     if overwrite:
         for gif in run_dir.glob("plan_ep*.gif"):
             gif.unlink()
-        for name in ckpt.RUN_FILES:
-            if name != "config.json":
-                (run_dir / name).unlink(missing_ok=True)
-        # last: until it is gone, a killed overwrite still reads as a run to be refused
-        (run_dir / "config.json").unlink(missing_ok=True)
-    else:  # no config.json here (checked): these are leftovers of a killed overwrite
-        for name in TRAIN_FILES:
-            (run_dir / name).unlink(missing_ok=True)
+    # a replaced run's files; without --overwrite (no config.json, checked) the leftovers of
+    # a killed overwrite. config.json last: until it is gone the directory reads as a run
+    names = ckpt.RUN_FILES if overwrite else TRAIN_FILES
+    for name in sorted(names, key=lambda n: n == "config.json"):
+        (run_dir / name).unlink(missing_ok=True)
 
 
 def train(
