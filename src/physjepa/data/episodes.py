@@ -142,6 +142,11 @@ class EpisodeWriter:
         self._n += t
         self._lens.append(t)
 
+    def set_attrs(self, attrs: dict[str, Any]) -> None:
+        """Add or replace file attributes before ``close`` (e.g. a summary of the episodes)."""
+        for k, v in attrs.items():
+            self._f.attrs[k] = v
+
     def close(self) -> Path:
         """Publish the file at ``path`` (atomically); calling it again is a no-op."""
         if self._done:

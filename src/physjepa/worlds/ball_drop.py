@@ -8,7 +8,25 @@ time is in seconds, one ``step`` lasts ``dt`` seconds. The whole frame shows the
   ``push_strength * action / mass``. A zero action gives a passive video.
 - ``state()``: ``ball_pos (n_balls, 2)`` in arena units and ``ball_vel (n_balls, 2)`` in
   arena units per second, both float32, in that order.
-- obs ``(image_size, image_size, 3)`` uint8: the balls (anti-aliased) and the peg.
+- obs ``(image_size, image_size, 3)`` uint8: the balls (anti-aliased), the peg and, when
+  ``occluder`` is set, an opaque screen drawn in front of the balls.
+
+Params for intuitive-physics tests (violation of expectation, ``physjepa voe``):
+
+- ``occluder``: ``None`` or a rectangle ``(x0, y0, x1, y1)`` drawn in front of the balls; it
+  hides them but does not touch the physics.
+- ``vary``: ``{param: (low, high)}``: ``gravity``, ``restitution``, ``mass``, ``radius`` or
+  ``friction`` drawn uniformly at every ``reset``; each varied value is added to ``state()``
+  as a ``(1,)`` array under its name, so probes can read physical params.
+- ``event``: ``None`` or one scripted event at frame ``step`` (frames before it are exactly
+  those of the same episode without it): ``{"kind": "vanish"}`` (ball 0 is no longer drawn;
+  step 0: never), ``{"kind": "appear"}`` (ball 0 is drawn only from then on),
+  ``{"kind": "teleport", "position": (x, y)}``, ``{"kind": "velocity", "velocity": (vx, vy)}``,
+  ``{"kind": "gravity", "gravity": g, "stop": bool}`` (g < 0 pulls up; ``stop`` zeroes the
+  velocities), ``{"kind": "pass_through"}`` (ball 0 stops colliding with walls and peg),
+  ``{"kind": "shape", "shape": "square"}`` or ``{"kind": "colour", "color": (r, g, b)}``.
+  Physics events act on the step that produces frame ``step``; drawing events from that
+  frame on.
 
 Physics is pymunk with ``substeps`` sub-steps per step; ball speed is capped at ``max_speed``
 and the params are checked so that a ball moves at most half its radius per sub-step, so it
@@ -31,6 +49,30 @@ from physjepa.worlds.base import World, WorldError, check_color, check_number
 from physjepa.worlds.render import Canvas
 
 _WALL = 0.5  # thickness of the static walls outside the arena (arena units)
+_STATIC = 0b10  # collision category of walls and peg (a pass_through event masks it out)
+VARIABLE = ("gravity", "restitution", "mass", "radius", "friction")  # what ``vary`` may draw
+_LIMITS = {  # valid range of every numeric param
+    "gravity": (0.0, 20.0),
+    "restitution": (0.0, 1.0),
+    "mass": (0.01, 100.0),
+    "radius": (0.02, 0.2),
+    "friction": (0.0, 2.0),
+    "obstacle_radius": (0.02, 0.3),
+    "push_strength": (0.0, 20.0),
+    "max_speed": (0.1, 20.0),
+    "dt": (0.001, 0.5),
+}
+EVENTS = (
+    "vanish",
+    "appear",
+    "teleport",
+    "velocity",
+    "gravity",
+    "pass_through",
+    "shape",
+    "colour",
+)
+_DRAWING = ("vanish", "appear", "shape", "colour")  # events that change only the drawing
 
 
 class BallDrop(World):
@@ -56,6 +98,10 @@ class BallDrop(World):
         "max_speed": 1.5,  # ball speed cap, arena units / s
         "dt": 0.05,  # seconds per step
         "substeps": 10,  # physics sub-steps per step
+        "occluder": None,  # (x0, y0, x1, y1): an opaque screen in front of the balls
+        "occluder_color": (200, 170, 100),
+        "vary": {},  # {param: (low, high)} drawn at every reset, e.g. {"gravity": (0.5, 1.5)}
+        "event": None,  # one scripted violation of physics (see the module docstring)
     }
 
     def __init__(self, render_mode: str = "rgb_array", image_size: int = 64, **params: Any):
@@ -68,6 +114,8 @@ class BallDrop(World):
             self._static.circle(p["obstacle_pos"], p["obstacle_radius"], p["obstacle_color"])
         self._space: pymunk.Space | None = None
         self._balls: list[pymunk.Body] = []
+        self._ep = dict(p)  # this episode's params (``vary`` draws replace the fixed ones)
+        self._t = 0  # index of the frame last produced
 
     @staticmethod
     def _validated(p: dict[str, Any]) -> dict[str, Any]:
@@ -75,17 +123,7 @@ class BallDrop(World):
         q = dict(p)
         q["n_balls"] = check_number("n_balls", p["n_balls"], 1, 3, integer=True)
         q["substeps"] = check_number("substeps", p["substeps"], 1, 200, integer=True)
-        for key, low, high in [
-            ("gravity", 0.0, 20.0),
-            ("restitution", 0.0, 1.0),
-            ("mass", 0.01, 100.0),
-            ("radius", 0.02, 0.2),
-            ("friction", 0.0, 2.0),
-            ("obstacle_radius", 0.02, 0.3),
-            ("push_strength", 0.0, 20.0),
-            ("max_speed", 0.1, 20.0),
-            ("dt", 0.001, 0.5),
-        ]:
+        for key, (low, high) in _LIMITS.items():
             q[key] = check_number(key, p[key], low, high)
         q["init_speed"] = check_number("init_speed", p["init_speed"], 0.0, q["max_speed"])
         if not isinstance(p["obstacle"], bool | np.bool_):
@@ -103,11 +141,23 @@ class BallDrop(World):
                 f"ball_colors={p['ball_colors']!r} must hold {q['n_balls']} distinct colours"
             )
         q["ball_colors"] = colors
+        q["occluder_color"] = check_color("occluder_color", p["occluder_color"])
+        if p["occluder"] is not None:
+            box = np.asarray(p["occluder"], dtype=object).reshape(-1)
+            if box.shape != (4,):
+                raise WorldError(f"occluder={p['occluder']!r} must be (x0, y0, x1, y1) or null")
+            box = tuple(check_number("occluder", c, 0.0, 1.0) for c in box)
+            if not (box[0] < box[2] and box[1] < box[3]):
+                raise WorldError(f"occluder={p['occluder']!r} needs x0 < x1 and y0 < y1")
+            q["occluder"] = box
+        q["vary"] = _validated_vary(p["vary"])
+        q["event"] = _validated_event(p["event"])
+        smallest = min([q["radius"]] + [lo for k, (lo, _) in q["vary"].items() if k == "radius"])
         per_substep = q["max_speed"] * q["dt"] / q["substeps"]
-        if per_substep > 0.5 * q["radius"]:  # keeps balls from tunnelling
+        if per_substep > 0.5 * smallest:  # keeps balls from tunnelling
             raise WorldError(
                 f"substeps={q['substeps']} is too few: max_speed*dt/substeps={per_substep:.4f} "
-                f"must be <= radius/2={q['radius'] / 2:.4f}"
+                f"must be <= radius/2={smallest / 2:.4f}"
             )
         return q
 
@@ -115,7 +165,10 @@ class BallDrop(World):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """New episode: balls at random free positions with random velocities."""
         super().reset(seed=seed)
-        p = self.params
+        self._ep = p = dict(self.params)
+        for key, (low, high) in self.params["vary"].items():  # drawn first, in sorted order
+            p[key] = float(self.np_random.uniform(low, high))
+        self._t = 0
         self._space = space = pymunk.Space()  # fresh space: no contact cache between episodes
         space.gravity = (0.0, -p["gravity"])
         space.iterations = 20
@@ -126,10 +179,12 @@ class BallDrop(World):
             off = normal * _WALL
             seg = pymunk.Segment(space.static_body, tuple(a + off), tuple(b + off), _WALL)
             seg.elasticity, seg.friction = 1.0, 1.0
+            seg.filter = pymunk.ShapeFilter(categories=_STATIC)
             space.add(seg)
         if p["obstacle"]:
             peg = pymunk.Circle(space.static_body, p["obstacle_radius"], p["obstacle_pos"])
             peg.elasticity, peg.friction = 1.0, 1.0
+            peg.filter = pymunk.ShapeFilter(categories=_STATIC)
             space.add(peg)
         self._balls = []
         for pos in self._free_positions():
@@ -144,13 +199,20 @@ class BallDrop(World):
 
     def step(self, action):
         """Push the first ball by ``action`` (impulse), then advance ``dt`` seconds."""
+        self.advance(action)
+        return self.render(), 0.0, False, False, {"state": self.state()}
+
+    def advance(self, action) -> None:
+        """``step`` without drawing the frame (what a search over episodes needs)."""
         if self._space is None:
             raise WorldError("call reset() before step()")
         a = np.asarray(action, np.float64).reshape(-1)
         if a.shape != (2,) or not np.all(np.isfinite(a)):
             raise WorldError(f"action={action!r} must be 2 finite numbers in [-1, 1]")
         a = np.clip(a, -1.0, 1.0)
-        p = self.params
+        p = self._ep
+        if p["event"] is not None and self._t + 1 == p["event"]["step"]:
+            self._physics_event(p["event"])
         self._balls[0].apply_impulse_at_local_point(tuple(p["push_strength"] * a), (0.0, 0.0))
         h = p["dt"] / p["substeps"]
         for _ in range(p["substeps"]):
@@ -159,13 +221,42 @@ class BallDrop(World):
                 if speed > p["max_speed"]:
                     body.velocity = body.velocity * (p["max_speed"] / speed)
             self._space.step(h)
-        return self.render(), 0.0, False, False, {"state": self.state()}
+        self._t += 1
+
+    def _physics_event(self, event: dict[str, Any]) -> None:
+        """Apply a scripted violation right before the step that produces its frame."""
+        ball, kind = self._balls[0], event["kind"]
+        if kind == "teleport":
+            ball.position = tuple(event["position"])
+        elif kind == "velocity":
+            ball.velocity = tuple(event["velocity"])
+        elif kind == "gravity":
+            self._space.gravity = (0.0, -event["gravity"])
+            if event["stop"]:
+                for body in self._balls:
+                    body.velocity = (0.0, 0.0)
+        elif kind == "pass_through":
+            for shape in ball.shapes:
+                shape.filter = pymunk.ShapeFilter(mask=pymunk.ShapeFilter.ALL_MASKS() ^ _STATIC)
 
     def render(self) -> np.ndarray:
         """The current frame, ``(image_size, image_size, 3)`` uint8."""
         canvas = self._static.copy()
-        for body, color in zip(self._balls, self._colors):
-            canvas.circle((body.position.x, body.position.y), self.params["radius"], color)
+        r, event = self._ep["radius"], self._ep["event"]
+        drawing = event["kind"] if event is not None and self._t >= event["step"] else None
+        if event is not None and event["kind"] == "appear":  # hidden before, drawn after
+            drawing = None if self._t >= event["step"] else "vanish"
+        for i, (body, color) in enumerate(zip(self._balls, self._colors)):
+            xy = (body.position.x, body.position.y)
+            if i > 0 or drawing not in _DRAWING:
+                canvas.circle(xy, r, color)
+            elif drawing == "shape":  # a square of the ball's width
+                canvas.rect((xy[0] - r, xy[1] - r), (xy[0] + r, xy[1] + r), color)
+            elif drawing == "colour":
+                canvas.circle(xy, r, event["color"])
+        if self._ep["occluder"] is not None:
+            x0, y0, x1, y1 = self._ep["occluder"]
+            canvas.rect((x0, y0), (x1, y1), self._ep["occluder_color"])
         return canvas.to_uint8()
 
     # -- physics access ---------------------------------------------------------------------
@@ -175,7 +266,14 @@ class BallDrop(World):
             raise WorldError("call reset() before state()")
         pos = [(b.position.x, b.position.y) for b in self._balls]
         vel = [(b.velocity.x, b.velocity.y) for b in self._balls]
-        return {"ball_pos": np.array(pos, np.float32), "ball_vel": np.array(vel, np.float32)}
+        out = {"ball_pos": np.array(pos, np.float32), "ball_vel": np.array(vel, np.float32)}
+        for key in self.params["vary"]:
+            out[key] = np.array([self._ep[key]], np.float32)
+        return out
+
+    def episode_params(self) -> dict[str, Any]:
+        """The params of the current episode (``vary`` draws included)."""
+        return dict(self._ep)
 
     def random_action(self, rng: np.random.Generator) -> np.ndarray:
         """Sparse kicks: a uniform push on 1 step in 4, else nothing, so gravity stays visible."""
@@ -184,7 +282,7 @@ class BallDrop(World):
 
     def _free_positions(self) -> np.ndarray:
         """``(n_balls, 2)`` centres inside the box, apart from each other and from the peg."""
-        p, r = self.params, self.params["radius"]
+        p, r = self._ep, self._ep["radius"]
         gap = 0.01  # start clear of every contact
         placed: list[np.ndarray] = []
         for _ in range(10_000):
@@ -199,3 +297,68 @@ class BallDrop(World):
         raise WorldError(
             f"could not place {p['n_balls']} balls of radius {r} in the box; lower radius"
         )
+
+
+def _validated_vary(vary: Any) -> dict[str, tuple[float, float]]:
+    """``{param: (low, high)}`` in sorted key order, each bound within the param's limits."""
+    if not isinstance(vary, dict):
+        raise WorldError(
+            f"vary={vary!r} must map params to (low, high), e.g. {{'gravity': [0.5, 1.5]}}"
+        )
+    out = {}
+    for key in sorted(vary):
+        if key not in VARIABLE:
+            raise WorldError(f"vary: {key!r} cannot vary; valid: {', '.join(VARIABLE)}")
+        bounds = vary[key]
+        if not isinstance(bounds, list | tuple) or len(bounds) != 2:
+            raise WorldError(f"vary[{key!r}]={bounds!r} must be (low, high)")
+        low, high = (check_number(f"vary[{key!r}]", b, *_LIMITS[key]) for b in bounds)
+        if low > high:
+            raise WorldError(f"vary[{key!r}]={bounds!r} needs low <= high")
+        out[key] = (low, high)
+    return out
+
+
+def _validated_event(event: Any) -> dict[str, Any] | None:
+    """A scripted event with its fields checked and normalised, or None."""
+    if event is None:
+        return None
+    if not isinstance(event, dict) or event.get("kind") not in EVENTS:
+        raise WorldError(f"event={event!r} must be null or a dict with 'kind' in {EVENTS}")
+    kind = event["kind"]
+    fields = {
+        "teleport": {"position"},
+        "velocity": {"velocity"},
+        "gravity": {"gravity", "stop"},
+        "shape": {"shape"},
+        "colour": {"color"},
+    }.get(kind, set())
+    given = set(event) - {"kind", "step"}
+    if given != fields:
+        raise WorldError(f"event {kind!r} takes 'step' and {sorted(fields)}, got {sorted(given)}")
+    q: dict[str, Any] = {
+        "kind": kind,
+        # a drawing event may hold from frame 0; a physics one acts on a step, so from frame 1
+        "step": check_number(
+            "event step", event.get("step"), int(kind not in _DRAWING), 10**9, integer=True
+        ),
+    }
+    for key in ("position", "velocity"):
+        if key in fields:
+            v = np.asarray(event[key], dtype=object).reshape(-1)
+            if v.shape != (2,):
+                raise WorldError(f"event {key}={event[key]!r} must be 2 numbers")
+            limit = (0.0, 1.0) if key == "position" else (-100.0, 100.0)
+            q[key] = tuple(check_number(f"event {key}", c, *limit) for c in v)
+    if kind == "gravity":
+        q["gravity"] = check_number("event gravity", event["gravity"], -20.0, 20.0)
+        if not isinstance(event["stop"], bool):
+            raise WorldError(f"event stop={event['stop']!r} must be true or false")
+        q["stop"] = event["stop"]
+    if kind == "shape":
+        if event["shape"] != "square":
+            raise WorldError(f"event shape={event['shape']!r} must be 'square'")
+        q["shape"] = "square"
+    if kind == "colour":
+        q["color"] = check_color("event color", event["color"])
+    return q
