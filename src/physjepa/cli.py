@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import sys
@@ -118,6 +119,71 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="write runs/<name>/report.html")
     r.add_argument("run")
 
+    v = sub.add_parser(
+        "voe",
+        help="intuitive physics: surprise on possible/impossible video pairs, probes, baselines "
+        "(also: 'physjepa voe generate ...')",
+    )
+    v.add_argument("run", help="run directory of a model trained on ball-drop pixels")
+    v.add_argument(
+        "--pairs-file",
+        default=None,
+        help="pairs from 'physjepa voe generate' (default: generated into RUN/voe_pairs.h5 "
+        "with the run's world params)",
+    )
+    v.add_argument("--pairs", type=int, default=50, help="pairs per property and split")
+    v.add_argument("--steps", type=int, default=40, help="frames per video")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument(
+        "--untrained", type=int, default=5, help="random inits of the untrained baseline"
+    )
+    v.add_argument("--pixel-steps", type=int, default=1500, help="training steps, pixel baseline")
+    v.add_argument("--oracle-steps", type=int, default=2000, help="training steps, state oracle")
+    v.add_argument(
+        "--context", type=int, default=None, help="context frames (default: the model's history)"
+    )
+    v.add_argument(
+        "--horizon",
+        type=int,
+        default=None,
+        help="steps ahead each surprise predicts (default: the model's data.rollout)",
+    )
+    v.add_argument(
+        "--window",
+        type=int,
+        default=None,
+        help="steps from the breaking point whose surprise is averaged (default: context + "
+        "horizon)",
+    )
+    v.add_argument("--no-probes", action="store_true", help="skip the probes")
+    v.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N, mps or auto")
+
+    g = sub.add_parser(
+        "voe-generate", help="write matched possible/impossible video pairs ('voe generate')"
+    )
+    g.add_argument("--world", default="ball-drop", help="only ball-drop has VoE events")
+    g.add_argument("--out", required=True, help="pairs file to write (.h5)")
+    g.add_argument("--pairs", type=int, default=50, help="pairs per property and split")
+    g.add_argument("--steps", type=int, default=40, help="frames per video")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument(
+        "--properties",
+        default=None,
+        help="comma list (default all): permanence, continuity, shape, solidity, gravity, "
+        "inertia, collision, colour",
+    )
+    g.add_argument("--splits", default="id,ood", help="comma list of id, ood")
+    g.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="ball-drop param of the in-distribution split (JSON values); default: the "
+        "VoE setting (occluder and varied physics)",
+    )
+    g.add_argument("--image-size", type=int, default=64)
+    g.add_argument("--overwrite", action="store_true", help="replace an existing file")
+
     d = sub.add_parser(
         "demo", help="collect ball-drop data, train (laptop preset), evaluate, write a report"
     )
@@ -178,7 +244,15 @@ def cmd_inspect(a: argparse.Namespace) -> None:
         if f.state_spec:
             print("state: " + ", ".join(f"{n} {tuple(s)}" for n, s in f.state_spec))
         attrs = {k: v for k, v in f.attrs().items() if k not in ("params_json", "state_spec_json")}
-        print("attributes: " + ", ".join(f"{k}={v}" for k, v in attrs.items()))
+        shown = {k: (v if len(str(v)) <= 100 else f"{str(v)[:97]}...") for k, v in attrs.items()}
+        print("attributes: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+        if "voe_json" in attrs:
+            from physjepa.eval.voe import read_pairs
+
+            pairs_file, records = read_pairs(a.path)
+            pairs_file.close()
+            count = collections.Counter((r["property"], r["split"]) for r in records)
+            print("voe pairs: " + ", ".join(f"{p} {s} {n}" for (p, s), n in count.items()))
         print("params: " + json.dumps(f.params))
 
 
@@ -278,6 +352,67 @@ def cmd_report(a: argparse.Namespace) -> None:
     print(f"report: {write_report(a.run).resolve()}")
 
 
+def cmd_voe(a: argparse.Namespace) -> None:
+    from physjepa.eval.voe_suite import format_table, run_voe
+    from physjepa.training.checkpoint import read_run_config
+
+    read_run_config(a.run)
+    for flag in ("pairs", "steps", "pixel_steps", "oracle_steps"):
+        if getattr(a, flag) < 1:
+            raise ValueError(f"--{flag.replace('_', '-')} must be at least 1")
+    res = run_voe(
+        a.run,
+        a.pairs_file,
+        pairs=a.pairs,
+        steps=a.steps,
+        seed=a.seed,
+        untrained=a.untrained,
+        pixel_steps=a.pixel_steps,
+        oracle_steps=a.oracle_steps,
+        context=a.context,
+        horizon=a.horizon,
+        window=a.window,
+        device=a.device,
+        with_probes=not a.no_probes,
+    )
+    print(format_table(res))
+    print(f"wrote {Path(a.run) / 'voe.json'} in {res['seconds']:.0f} s")
+
+
+def cmd_voe_generate(a: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from physjepa.eval.voe import PROPERTIES, VOE_PARAMS, WORLD, generate
+    from physjepa.worlds import WorldError
+
+    if a.world != WORLD:
+        raise WorldError(f"VoE events exist for {WORLD!r} only, not {a.world!r}")
+    props = tuple(x for x in (a.properties or ",".join(PROPERTIES)).split(",") if x)
+    splits = tuple(x for x in a.splits.split(",") if x)
+    unknown = sorted(set(props) - set(PROPERTIES)) or sorted(set(splits) - {"id", "ood"})
+    if unknown or not props or not splits:
+        raise WorldError(
+            f"--properties / --splits: unknown or empty {unknown}; valid: "
+            f"{', '.join(PROPERTIES)} / id, ood"
+        )
+    params = {**VOE_PARAMS, **_params(a.param)}
+    total = a.pairs * len(props) * len(splits)
+    with tqdm(total=total, unit="pair", desc="voe pairs") as bar:
+        path = generate(
+            a.out,
+            params,
+            pairs=a.pairs,
+            steps=a.steps,
+            seed=a.seed,
+            properties=props,
+            splits=splits,
+            image_size=a.image_size,
+            overwrite=a.overwrite,
+            progress=bar.update,
+        )
+    print(f"wrote {path}: {total} groups of matched videos (a pair each; 2 for permanence)")
+
+
 def cmd_demo(a: argparse.Namespace) -> None:
     from physjepa.config import load_preset
     from physjepa.data.episodes import DataError, EpisodeFile
@@ -342,22 +477,28 @@ COMMANDS = {
     "eval": cmd_eval,
     "plan": cmd_plan,
     "report": cmd_report,
+    "voe": cmd_voe,
+    "voe-generate": cmd_voe_generate,
     "demo": cmd_demo,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["voe", "generate"]:  # 'physjepa voe generate' is its own command
+        argv = ["voe-generate"] + argv[2:]
     args = _parser().parse_args(argv)
     from physjepa.errors import USER_ERRORS
 
     try:
         COMMANDS[args.command](args)
     except USER_ERRORS as e:
-        print(f"physjepa {args.command}: error: {e}", file=sys.stderr)
+        print(f"physjepa {args.command.replace('-', ' ')}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(
-            f"physjepa {args.command}: interrupted; files already written are intact",
+            f"physjepa {args.command.replace('-', ' ')}: interrupted; files already written are "
+            "intact",
             file=sys.stderr,
         )
         return 130

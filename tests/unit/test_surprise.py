@@ -79,6 +79,23 @@ def test_pairwise_accuracy_on_hand_built_pairs():
         pairwise_accuracy([low], [], [1])
 
 
+def test_pairwise_accuracy_window_and_groups():
+    # the impossible video spikes at the break, then settles lower than the possible one
+    possible = torch.tensor([0.0, 0, 1, 1, 1, 1, 1, 1, 1, 1])
+    impossible = torch.tensor([0.0, 0, 5, 0, 0, 0, 0, 0, 0, 0])
+    assert pairwise_accuracy([possible], [impossible], [2]) == 0.0  # the tail decides
+    assert pairwise_accuracy([possible], [impossible], [2], window=2) == 1.0  # the event does
+    # a group of two pairs is decided by its sums: 1 + 4 < 3 + 3 although pair 2 loses
+    p1, q1 = torch.tensor([0.0, 1]), torch.tensor([0.0, 3])
+    p2, q2 = torch.tensor([0.0, 4]), torch.tensor([0.0, 3])
+    assert pairwise_accuracy([p1, p2], [q1, q2], [1, 1]) == 0.5
+    assert pairwise_accuracy([p1, p2], [q1, q2], [1, 1], groups=[7, 7]) == 1.0
+    with pytest.raises(ValueError, match="window"):
+        pairwise_accuracy([p1], [q1], [1], window=0)
+    with pytest.raises(ValueError, match="group"):
+        pairwise_accuracy([p1], [q1], [1], groups=[1, 2])
+
+
 def test_auroc_on_hand_built_scores():
     assert auroc([3, 4, 5], [0, 1, 2]) == 1.0
     assert auroc([0, 1, 2], [3, 4, 5]) == 0.0
@@ -88,3 +105,29 @@ def test_auroc_on_hand_built_scores():
         auroc([], [1])
     with pytest.raises(ValueError):
         auroc([float("nan")], [1])
+
+
+def test_surprise_at_a_horizon_rolls_the_model_forward():
+    """horizon k: frame t is predicted by a k-step latent rollout from the h frames ending at
+    t - k (the first frame standing in for missing ones); with a full context, k = 1 through
+    the rollout path equals the teacher-forced path."""
+    from physjepa.eval.surprise import _rollout_surprise, latent_surprise
+
+    model = _untrained(history=2)
+    torch.manual_seed(3)
+    for p in model.predictor.parameters():  # leave AdaLN-zero: predictions must move
+        p.data.add_(0.05 * torch.randn_like(p))
+    video = torch.randint(0, 256, (9, 32, 32, 3), dtype=torch.uint8)
+    a = torch.randn(9, 2)
+    with torch.no_grad():
+        z = model.encode(video[None])[0]
+        one = latent_surprise(model, z, a, 2, 1)
+        assert torch.allclose(one[2:], _rollout_surprise(model, z, a, 2, 1)[2:], atol=1e-6)
+        s3 = latent_surprise(model, z, a, 2, 3)
+        for t in (1, 2, 4, 8):
+            e = max(t - 3, 0)
+            ctx = torch.stack([z[max(e - 1, 0)], z[e]])[None]
+            past = (a[e - 1] if e else torch.zeros(2))[None, None]
+            pred = model.rollout(ctx, a[None, None, e:t], past)[0, 0, -1]
+            assert s3[t].item() == pytest.approx((pred - z[t]).pow(2).mean().item(), rel=1e-5)
+    assert s3[0] == 0 and not torch.allclose(s3, one)

@@ -69,38 +69,90 @@ def surprise(
     try:
         device = next(model.parameters()).device
         z = model.encode(obs.to(device)[None])[0]  # (T, D)
-        a = actions.to(device=device, dtype=z.dtype)  # (T, A)
-        t = len(z)
-        head = min(h, t - 1)
-        # the first steps: the predictor is frame-causal, so its output at position i
-        # predicts frame i+1 from frames 0..i
-        pred = [model.predict_all(z[None, :head], a[None, :head])[0]]  # (head, D)
-        if t - 1 > head:  # then a sliding window of h frames, ending at i = h, ..., T-2
-            zw = torch.stack([z[i - h + 1 : i + 1] for i in range(h, t - 1)])  # (W, h, D)
-            aw = torch.stack([a[i - h + 1 : i + 1] for i in range(h, t - 1)])  # (W, h, A)
-            pred.append(model.predict_all(zw, aw)[:, -1])  # (W, D)
-        pred = torch.cat(pred)  # (T-1, D): prediction of frames 1..T-1
-        err = (pred - z[1:]).pow(2).mean(dim=-1)  # (T-1,)
-        return torch.cat([err.new_zeros(1), err]).cpu()
+        return latent_surprise(model, z, actions.to(device=device, dtype=z.dtype), h)
     finally:
         model.train(was_training)
 
 
+@torch.no_grad()
+def latent_surprise(
+    model: WorldModel, z: torch.Tensor, a: torch.Tensor, h: int, horizon: int = 1
+) -> torch.Tensor:
+    """:func:`surprise` from embeddings already computed: z (T, D), a (T, A) -> (T,) on the
+    CPU. (Sweeping the context length needs the encoder only once.) The model must be in
+    eval mode."""
+    if horizon > 1:
+        return _rollout_surprise(model, z, a, h, horizon)
+    t = len(z)
+    head = min(h, t - 1)
+    # the first steps: the predictor is frame-causal, so its output at position i
+    # predicts frame i+1 from frames 0..i
+    pred = [model.predict_all(z[None, :head], a[None, :head])[0]]  # (head, D)
+    if t - 1 > head:  # then a sliding window of h frames, ending at i = h, ..., T-2
+        zw = torch.stack([z[i - h + 1 : i + 1] for i in range(h, t - 1)])  # (W, h, D)
+        aw = torch.stack([a[i - h + 1 : i + 1] for i in range(h, t - 1)])  # (W, h, A)
+        pred.append(model.predict_all(zw, aw)[:, -1])  # (W, D)
+    pred = torch.cat(pred)  # (T-1, D): prediction of frames 1..T-1
+    err = (pred - z[1:]).pow(2).mean(dim=-1)  # (T-1,)
+    return torch.cat([err.new_zeros(1), err]).cpu()
+
+
+def _rollout_surprise(
+    model: WorldModel, z: torch.Tensor, a: torch.Tensor, h: int, k: int
+) -> torch.Tensor:
+    """Surprise at a horizon of ``k`` steps: frame t predicted by rolling the model forward
+    from the ``h`` frames ending at frame ``t - k`` (from frame 0, fewer steps, for t < k).
+    Where fewer than ``h`` frames precede, the first frame stands in for the missing ones
+    (with zero actions), as in the pixel and state baselines: two batched rollouts in all."""
+    t = len(z)
+    zp = torch.cat([z[:1].expand(h - 1, -1), z])  # frame j at row j + h - 1
+    ap = torch.cat([a.new_zeros(h - 1, a.shape[1]), a])
+    preds = []
+    if min(k, t) > 1:  # frames 1..k-1 from the context ending at frame 0
+        preds.append(
+            model.rollout(zp[None, :h], a[None, None, : min(k, t) - 1], ap[None, : h - 1])[0, 0]
+        )
+    if t > k:  # frames k..T-1, each from the context ending k frames before it
+        ends = torch.arange(t - k)  # last context frame e = target - k
+        rows = ends[:, None] + torch.arange(h)[None, :]  # padded rows of frames e-h+1..e
+        acts = torch.stack([a[e : e + k] for e in range(t - k)])[:, None]  # (W, 1, k, A)
+        preds.append(model.rollout(zp[rows], acts, ap[rows[:, :-1]])[:, 0, -1])
+    err = (torch.cat(preds) - z[1:]).pow(2).mean(dim=-1)  # (T-1,)
+    return torch.cat([err.new_zeros(1), err]).cpu()
+
+
 def pairwise_accuracy(
-    possible: Sequence[torch.Tensor], impossible: Sequence[torch.Tensor], breaks: Sequence[int]
+    possible: Sequence[torch.Tensor],
+    impossible: Sequence[torch.Tensor],
+    breaks: Sequence[int],
+    window: int | None = None,
+    groups: Sequence[int] | None = None,
 ) -> float:
     """Share of matched pairs whose possible video has the lower mean surprise from the
     breaking point on (ties count half). Each surprise is (T,); ``breaks[i]`` the first step
-    at which the i-th pair differs."""
+    at which the i-th pair differs.
+
+    ``window``: average over at most this many steps from the breaking point (None: to the
+    end). ``groups``: pairs with the same group id are compared as one (IntPhys's
+    quadruplets): the sum of their possible videos' scores against the sum of their
+    impossible ones; the result is the share of groups."""
     if not (len(possible) == len(impossible) == len(breaks)) or not len(breaks):
         raise ValueError(
             f"need as many possible ({len(possible)}) and impossible ({len(impossible)}) videos "
             f"as breaking points ({len(breaks)}), at least one"
         )
-    wins = []
-    for p, q, b in zip(possible, impossible, breaks):
-        sp, sq = float(p[b:].mean()), float(q[b:].mean())
-        wins.append(1.0 if sp < sq else 0.5 if sp == sq else 0.0)
+    if window is not None and (not isinstance(window, int) or window < 1):
+        raise ValueError(f"window={window!r} must be an integer >= 1 or None")
+    groups = list(range(len(breaks))) if groups is None else list(groups)
+    if len(groups) != len(breaks):
+        raise ValueError(f"{len(groups)} group ids for {len(breaks)} pairs")
+    end = (lambda b: b + window) if window else (lambda b: None)
+    sums: dict[int, list[float]] = {}
+    for p, q, b, g in zip(possible, impossible, breaks, groups):
+        acc = sums.setdefault(g, [0.0, 0.0])
+        acc[0] += float(p[b : end(b)].mean())
+        acc[1] += float(q[b : end(b)].mean())
+    wins = [1.0 if sp < sq else 0.5 if sp == sq else 0.0 for sp, sq in sums.values()]
     return float(np.mean(wins))
 
 

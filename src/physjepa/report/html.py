@@ -1,7 +1,7 @@
 """Self-contained HTML report for one run directory.
 
-``write_report(run_dir)`` reads ``config.json``, ``metrics.jsonl``, ``eval.json`` and
-``rollout_strip.png`` (each optional) and writes ``run_dir/report.html``: one file with
+``write_report(run_dir)`` reads ``config.json``, ``metrics.jsonl``, ``eval.json``,
+``rollout_strip.png``, ``plan.json`` and ``voe.json`` (each optional) and writes ``run_dir/report.html``: one file with
 inline CSS and images embedded as base64 data URIs, so it opens offline and can be
 mailed or archived alone. A missing or broken input turns its section into a short
 message; it never stops the rest of the report.
@@ -17,7 +17,12 @@ from html import escape
 from pathlib import Path
 
 from physjepa.fileio import atomic_write_text
-from physjepa.report.plots import loss_curves_png, png_data_uri, rollout_error_png
+from physjepa.report.plots import (
+    loss_curves_png,
+    png_data_uri,
+    rollout_error_png,
+    voe_curves_png,
+)
 from physjepa.training.logging import read_metrics
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -226,6 +231,58 @@ def _planning(run_dir: Path) -> str:
     return table + note + "".join(gifs)
 
 
+def _voe(run_dir: Path) -> str:
+    res, err = _read_json(run_dir / "voe.json")
+    if res is None:
+        return _msg(
+            f"voe.json is {err}; for a ball-drop model, `physjepa voe runs/{run_dir.name}` "
+            "measures surprise on possible / impossible video pairs."
+        )
+    table = res.get("table") if isinstance(res.get("table"), dict) else {}
+    cols = ["physjepa", "untrained", "pixel", "oracle"]
+
+    def cell(row: dict, split: str, key: str) -> str:
+        v = (row.get(split) or {}).get(key) if isinstance(row.get(split), dict) else None
+        if key == "untrained" and isinstance(v, float):
+            sd = row[split].get("untrained_std")
+            return f"{fmt(v, '.1%')} ± {fmt(sd, '.1%')}" if isinstance(sd, float) else fmt(v, ".1%")
+        return fmt(v, ".1%")
+
+    rows = [
+        [prop + (" (not mechanics)" if prop == "colour" else "")]
+        + [cell(row, split, c) for c in cols for split in ("id", "ood")]
+        for prop, row in table.items()
+        if isinstance(row, dict)
+    ]
+    header = ["property"] + [f"{c} {s}" for c in cols for s in ("id", "ood")]
+    m = res.get("metrics") if isinstance(res.get("metrics"), dict) else {}
+    probe_rows = [
+        [k[len("probe_r2_") :], fmt(v)] for k, v in m.items() if k.startswith("probe_r2_")
+    ]
+    note = (
+        f'<p class="muted">Pairwise accuracy: share of pairs whose possible video has the lower '
+        f"mean surprise over {escape(fmt(res.get('window')))} steps from the breaking point; "
+        f"{escape(fmt(res.get('pairs_per_property_and_split')))} pairs per cell (permanence: "
+        f"groups of 2), surprise {escape(fmt(res.get('horizon')))} steps ahead from "
+        f"{escape(fmt(res.get('context')))} frames (fixed). id: the "
+        f"training params; ood: physics, sizes and colour outside them. Checkpoint "
+        f"{escape(str(res.get('checkpoint_sha256', ''))[:16])}.</p>"
+    )
+    png = voe_curves_png(res.get("examples"))
+    probes = (
+        "<h3>Probe R² (held-out episodes, ball in view)</h3>"
+        + _table(["quantity", "R²"], probe_rows, 1)
+        if probe_rows
+        else ""
+    )
+    return (
+        _table(header, rows, len(header) - 1)
+        + note
+        + _img(png, "surprise over time, one pair per property")
+        + probes
+    )
+
+
 def _config(cfg: dict | None) -> str:
     if not cfg or "config" not in cfg:
         return _msg("No resolved config in config.json.")
@@ -265,6 +322,7 @@ def render_report(run_dir: str | Path) -> str:
         _section("Collapse diagnostics", need_eval(_collapse), ev),
         _section("Real vs predicted frames", _strip, run_dir / "rollout_strip.png"),
         _section("Planning (closed loop)", _planning, run_dir),
+        _section("Intuitive physics (violation of expectation)", _voe, run_dir),
         _section("Resolved config", _config, cfg),
     ]
     return (

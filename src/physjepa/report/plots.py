@@ -148,3 +148,38 @@ def rollout_error_png(rollout: dict) -> bytes | None:
         labels.append(line.get_label())
     ax.legend(handles, labels, fontsize=7, loc="best")
     return _to_png(fig, plt)
+
+
+def voe_curves_png(examples: dict) -> bytes | None:
+    """Surprise over time of one possible / impossible pair per property (``voe.json``'s
+    ``examples``), the breaking point marked. ``None`` when there is nothing to draw."""
+    if not isinstance(examples, dict):
+        return None
+    items = []
+    for prop, ex in examples.items():
+        if not isinstance(ex, dict):
+            continue
+        poss = [_finite(v) for v in ex.get("possible") or []]
+        imp = [_finite(v) for v in ex.get("impossible") or []]
+        if poss and imp and None not in poss + imp:
+            items.append((str(prop), poss, imp, _finite(ex.get("break"))))
+    if not items:
+        return None
+    plt = _pyplot()
+    cols = min(4, len(items))
+    rows = (len(items) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.0 * rows), squeeze=False)
+    for ax in axes.flat[len(items) :]:
+        ax.axis("off")
+    for ax, (prop, poss, imp, brk) in zip(axes.flat, items):
+        ax.plot(range(len(poss)), poss, color="tab:blue", label="possible")
+        ax.plot(range(len(imp)), imp, color="tab:red", label="impossible")
+        if brk is not None:
+            ax.axvline(brk, color="black", linestyle="--", linewidth=0.8)
+        ax.set_title(prop, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.set_ylim(bottom=0)
+    axes.flat[0].legend(fontsize=7, loc="upper left")
+    fig.supxlabel("model step (dashed: breaking point)", fontsize=8)
+    fig.supylabel("surprise", fontsize=8)
+    return _to_png(fig, plt)

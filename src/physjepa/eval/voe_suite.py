@@ -1,0 +1,559 @@
+"""``physjepa voe RUN``: does the model understand physics? Surprise on matched possible /
+impossible videos, probes, and baselines, in one run on the same data.
+
+Scorers (each gives a per-step surprise of every video):
+
+- ``physjepa``: the run's model, latent prediction error (:func:`physjepa.eval.surprise`) from
+  a fixed context of ``data.history`` frames;
+- ``untrained``: the same architecture at ``untrained`` random initialisations (mean and
+  spread over them);
+- ``pixel``: a next-frame pixel predictor of similar size trained on the run's training
+  episodes (surprise = pixel error);
+- ``oracle``: a next-state predictor on the simulator's ground-truth state (surprise = error
+  in standardised state units). It sees positions, velocities and varied params, not
+  appearance, so render-only violations (permanence, shape, colour) are invisible to it.
+
+Surprise at step t is the error of the prediction of frame t rolled ``horizon`` steps ahead
+(default: the run's ``data.rollout``) from the ``context`` frames before (default:
+``data.history``); both are fixed settings of the run, never chosen on the pairs.
+
+Metrics (Garrido et al. 2025): pairwise accuracy, the share of pairs (permanence: groups of
+two pairs, compared by their sums) whose possible video has the lower mean surprise over
+``window`` steps from the breaking point (default context + horizon: every prediction whose
+context still holds a normal frame, and the first made from post-break frames only); AUROC of
+the maximum surprise (from the first step predicted from a full context) separating
+impossible from possible videos. Sweeps over the context length and the horizon are reported
+separately, on the in-distribution pairs, never used to pick a setting.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from physjepa.data.episodes import DataError, EpisodeFile, split_episodes
+from physjepa.data.windows import WindowDataset
+from physjepa.eval.probe import linear_probe, mlp_probe
+from physjepa.eval.rollout import EncodedEpisode, encode_episodes
+from physjepa.eval.surprise import auroc, latent_surprise, model_steps, pairwise_accuracy
+from physjepa.eval.voe import MECHANICAL, PROPERTIES, SPLITS, WORLD, generate, read_pairs
+from physjepa.fileio import atomic_write_text
+from physjepa.models.baselines import (
+    PixelPredictor,
+    StatePredictor,
+    fit_next_step,
+    next_step_surprise,
+)
+from physjepa.models.world_model import ModelSpec, build_world_model
+from physjepa.training.checkpoint import load_run, sha256_file
+from physjepa.worlds import WorldError
+
+SCORERS = ("physjepa", "untrained", "pixel", "oracle")
+PARAM_WINDOW = 8  # frames of latents the physical-params probes read
+
+
+def _pairs_path(
+    run_dir: Path,
+    params: dict,
+    pairs: int,
+    steps: int,
+    seed: int,
+    image_size: int,
+    log: Callable[[str], None],
+) -> Path:
+    """The run's pairs file, generated (or regenerated) when it does not match the request."""
+    path = run_dir / "voe_pairs.h5"
+    if path.exists():
+        try:
+            f, records = read_pairs(path)
+            with f:
+                same = (
+                    json.loads(f.attrs()["voe_params_json"])["id"] == params
+                    and len({r["group"] for r in records}) == pairs * len(PROPERTIES) * len(SPLITS)
+                    and int(f.ep_len[0]) == steps
+                    and f.attrs().get("seed") == seed
+                    and f.attrs().get("image_size") == image_size
+                )
+        except (DataError, KeyError, TypeError, ValueError):
+            same = False
+        if same:
+            log(f"using the pairs in {path}")
+            return path
+    log(f"generating {pairs} pairs per property and split into {path}")
+    return generate(
+        path, params, pairs=pairs, steps=steps, seed=seed, image_size=image_size, overwrite=True
+    )
+
+
+def _visible_segments(eps: list[EncodedEpisode], spec: list, params: dict) -> list[EncodedEpisode]:
+    """Each episode cut into its runs of frames in which ball 0 is wholly in view."""
+    names = [n for n, _ in spec]
+    occ = params.get("occluder")
+    if occ is None:
+        return eps
+    col = 0
+    offsets = {}
+    for name, shape in spec:
+        offsets[name] = col
+        col += int(np.prod(shape)) if shape else 1
+    out = []
+    for ep in eps:
+        pos = ep.state[:, offsets["ball_pos"] : offsets["ball_pos"] + 2]
+        r = ep.state[:, offsets["radius"]] if "radius" in names else params["radius"]
+        x0, y0, x1, y1 = occ
+        dx = np.maximum(np.maximum(x0 - pos[:, 0], pos[:, 0] - x1), 0)
+        dy = np.maximum(np.maximum(y0 - pos[:, 1], pos[:, 1] - y1), 0)
+        seen = np.hypot(dx, dy) > r
+        start = None
+        for t, ok in enumerate(list(seen) + [False]):
+            if ok and start is None:
+                start = t
+            elif not ok and start is not None:
+                out.append(
+                    EncodedEpisode(
+                        ep.z[start:t], ep.action[start:t], ep.state[start:t], ep.obs[start:t]
+                    )
+                )
+                start = None
+    return out
+
+
+def probes(model, cfg, data_path: str, params: dict, device: str = "cpu") -> dict:
+    """Linear and MLP probes from latents to every state variable (positions and velocities
+    from ``eval.probe_window`` frames, physical params from :data:`PARAM_WINDOW` frames), fit
+    on training episodes, R² on held-out ones, on frames where the ball is wholly in view
+    (the linear probe also on all frames, the hidden ball included)."""
+    with EpisodeFile(data_path) as file:
+        train_eps, val_eps = split_episodes(file.n_episodes, cfg.data.val_fraction)
+        spec = file.state_spec
+        enc_tr = encode_episodes(model, file, train_eps[:200], cfg.data.frameskip, "pixels", device)
+        enc_va = encode_episodes(model, file, val_eps, cfg.data.frameskip, "pixels", device)
+    if not spec:
+        return {}
+    vis_tr, vis_va = (_visible_segments(e, spec, params) for e in (enc_tr, enc_va))
+    w = cfg.eval.probe_window
+    lin = linear_probe(vis_tr, vis_va, spec, w)["linear"]
+    mlp = mlp_probe(vis_tr, vis_va, spec, w)["mlp"]
+    state_keys = [n for n, _ in spec if n.startswith("ball_")]
+    param_keys = [n for n, _ in spec if not n.startswith("ball_")]
+    out = {
+        "window": w,
+        "frames": "ball wholly in view (runs of visible frames of held-out episodes)",
+        "linear": {k: lin[k] for k in state_keys},
+        "mlp": {k: mlp[k] for k in state_keys},
+        "linear_all_frames": {
+            k: v
+            for k, v in linear_probe(enc_tr, enc_va, spec, w)["linear"].items()
+            if k in state_keys
+        },
+    }
+    if param_keys:
+        long_tr = [e for e in vis_tr if len(e.z) >= PARAM_WINDOW]
+        long_va = [e for e in vis_va if len(e.z) >= PARAM_WINDOW]
+        plin = linear_probe(long_tr, long_va, spec, PARAM_WINDOW)["linear"]
+        pmlp = mlp_probe(long_tr, long_va, spec, PARAM_WINDOW)["mlp"]
+        out["params_window"] = PARAM_WINDOW
+        out["params_linear"] = {k: plin[k] for k in param_keys}
+        out["params_mlp"] = {k: pmlp[k] for k in param_keys}
+    return out
+
+
+def _baselines(
+    cfg, spec: ModelSpec, data_path: str, pixel_steps: int, oracle_steps: int, seed: int, log
+):
+    """Pixel predictor and state oracle, trained on the run's training episodes."""
+    h, fs = cfg.data.history, cfg.data.frameskip
+    with EpisodeFile(data_path) as file:
+        train_eps, _ = split_episodes(file.n_episodes, cfg.data.val_fraction)
+        states = file.load("state", train_eps) if file.has("state") else None
+        windows = WindowDataset(file, train_eps, h + 1, fs, "pixels", cfg.data.max_memory_mb)
+    out: dict[str, Any] = {}
+    with windows, torch.random.fork_rng():
+        torch.manual_seed(seed)
+        pixel = PixelPredictor(spec.obs_shape[0], spec.action_dim, h, widths=(48, 96, 192))
+        t0 = time.time()
+        losses = fit_next_step(pixel, windows.sample, pixel_steps, batch_size=32, seed=seed)
+        log(
+            f"pixel baseline: {pixel_steps} steps in {time.time() - t0:.0f}s, loss {losses[0]:.4f} -> {np.mean(losses[-50:]):.5f}"
+        )
+        out["pixel"] = (
+            pixel,
+            {
+                "loss_first": losses[0],
+                "loss_last": float(np.mean(losses[-50:])),
+                "n_params": _n(pixel),
+            },
+        )
+        if states is not None:
+            torch.manual_seed(seed)
+            oracle = StatePredictor(
+                states.shape[1], spec.action_dim, h, states.mean(0), states.std(0)
+            )
+
+            def sample(b, g):
+                batch = windows.sample(b, g)
+                return {"obs": batch["state"], "action": batch["action"]}
+
+            t0 = time.time()
+            losses = fit_next_step(oracle, sample, oracle_steps, batch_size=128, seed=seed)
+            log(
+                f"state oracle: {oracle_steps} steps in {time.time() - t0:.0f}s, loss {losses[0]:.4f} -> {np.mean(losses[-50:]):.5f}"
+            )
+            out["oracle"] = (
+                oracle,
+                {
+                    "loss_first": losses[0],
+                    "loss_last": float(np.mean(losses[-50:])),
+                    "n_params": _n(oracle),
+                },
+            )
+    return out
+
+
+def _n(m: torch.nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+def run_voe(
+    run_dir: str | Path,
+    pairs_file: str | Path | None = None,
+    pairs: int = 50,
+    steps: int = 40,
+    seed: int = 0,
+    untrained: int = 5,
+    pixel_steps: int = 1500,
+    oracle_steps: int = 2000,
+    context: int | None = None,
+    horizon: int | None = None,
+    window: int | None = None,
+    device: str = "cpu",
+    with_probes: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """The whole suite on a trained run; writes ``voe.json`` into the run and returns it."""
+    t_start = time.time()
+    run_dir = Path(run_dir)
+    model, cfg, meta = load_run(run_dir, device)
+    data = meta.get("data", {})
+    if data.get("world") != WORLD or data.get("obs_key", "pixels") != "pixels":
+        raise WorldError(
+            f"{run_dir} was trained on {data.get('world')!r} ({data.get('obs_key', 'pixels')}); "
+            f"VoE pairs exist for {WORLD!r} pixels only"
+        )
+    h = model.history if context is None else context
+    if not isinstance(h, int) or not 1 <= h <= model.history:
+        raise ValueError(f"--context {context!r} must be an integer in [1, {model.history}]")
+    if untrained < 1:
+        raise ValueError(f"--untrained must be at least 1, got {untrained}")
+    k = cfg.data.rollout if horizon is None else horizon
+    if not isinstance(k, int) or not 1 <= k <= 32:
+        raise ValueError(f"--horizon {horizon!r} must be an integer in [1, 32]")
+    window = h + k if window is None else window
+    if not isinstance(window, int) or window < 1:
+        raise ValueError(f"--window {window!r} must be an integer >= 1")
+    params = {**data["params"], "event": None}
+    data_path = data["path"]
+    if not Path(data_path).exists():
+        raise DataError(
+            f"the run's training data {data_path} is missing; the baselines and probes train on "
+            "it: restore it or collect it again with the same command"
+        )
+    spec = ModelSpec(
+        tuple(meta["spec"]["obs_shape"]),
+        int(meta["spec"]["action_dim"]),
+        int(meta["spec"]["history"]),
+    )
+    if pairs_file is None:
+        pairs_file = _pairs_path(run_dir, params, pairs, steps, seed, spec.obs_shape[0], log)
+    fs = cfg.data.frameskip
+    f, records = read_pairs(pairs_file)  # checked before minutes of baseline training
+    with EpisodeFile(data_path) as train_file:
+        train_spec = train_file.state_spec
+    if f.attrs().get("image_size") != spec.obs_shape[0] or f.state_spec != train_spec:
+        found = (f.attrs().get("image_size"), [n for n, _ in f.state_spec])
+        f.close()
+        raise DataError(
+            f"{pairs_file} holds {found[0]}-pixel videos with state {found[1]}; the run "
+            f"needs {spec.obs_shape[0]} pixels and state {[n for n, _ in train_spec]}: "
+            "leave out --pairs-file to generate pairs with the run's own world params"
+        )
+
+    base = _baselines(cfg, spec, data_path, pixel_steps, oracle_steps, seed, log)
+    untrained_models = []
+    for u in range(untrained):
+        with torch.random.fork_rng():
+            torch.manual_seed(10_000 + u)
+            untrained_models.append(build_world_model(cfg.model, spec).to(device).eval())
+    sweep_contexts = list(range(1, model.history + 1))
+    sweep_horizons = sorted({1, k})  # next-step surprise beside the suite's horizon
+
+    curves: dict[str, list] = {name: [] for name in ["physjepa", "pixel", "oracle"]}
+    curves.update({f"untrained{k}": [] for k in range(untrained)})
+    curves.update({f"context{c}": [] for c in sweep_contexts})
+    curves.update({f"horizon{j}": [] for j in sweep_horizons})
+    breaks = []
+    pairs_params = json.loads(f.attrs().get("voe_params_json") or "null")
+    t0 = time.time()
+    chunk = 16  # pairs encoded together: one encoder call per model for 32 videos
+    with f, torch.no_grad():
+        for c0 in range(0, len(records), chunk):
+            idx = range(c0, min(c0 + chunk, len(records)))
+            videos = [f.episode(e) for i in idx for e in (2 * i, 2 * i + 1)]
+            steps_ = [model_steps(ep["pixels"], ep["action"], fs) for ep in videos]
+            x = torch.stack([o for o, _ in steps_]).to(device)  # (2C, T, H, W, 3)
+            acts = [a.to(device) for _, a in steps_]
+            zs = model.encode(x)
+            zs_untrained = [m.encode(x) for m in untrained_models]
+            for j, i in enumerate(idx):
+                per = {name: [] for name in curves}
+                sweep = records[i]["split"] == "id"  # the sweeps: in-distribution pairs
+                for v in (2 * j, 2 * j + 1):
+                    z, a, (obs, act) = zs[v], acts[v], steps_[v]
+                    main = latent_surprise(model, z, a, h, k)
+                    per["physjepa"].append(main)
+                    for c in sweep_contexts if sweep else ():
+                        per[f"context{c}"].append(
+                            main if c == h else latent_surprise(model, z, a, c, k)
+                        )
+                    for n in sweep_horizons if sweep else ():
+                        per[f"horizon{n}"].append(
+                            main if n == k else latent_surprise(model, z, a, h, n)
+                        )
+                    for u, m in enumerate(untrained_models):
+                        per[f"untrained{u}"].append(
+                            latent_surprise(m, zs_untrained[u][v], a, min(h, m.history), k)
+                        )
+                    per["pixel"].append(next_step_surprise(base["pixel"][0], obs, act, k))
+                    if "oracle" in base:
+                        state = torch.as_tensor(videos[v]["state"][::fs][: len(obs)])
+                        per["oracle"].append(next_step_surprise(base["oracle"][0], state, act, k))
+                for name in curves:
+                    # sweep curves exist for id pairs only: None keeps the indices aligned
+                    curves[name].append(per[name] or None)
+                breaks.append(math.ceil(records[i]["break"] / fs))
+            if (c0 // chunk) % 8 == 7 or idx[-1] + 1 == len(records):
+                log(f"surprise: {idx[-1] + 1}/{len(records)} pairs ({time.time() - t0:.0f}s)")
+        n_steps = int(f.ep_len[0])
+
+    def table(name: str, window: int | None, context: int, horizon: int) -> dict:
+        out = {}
+        for prop in PROPERTIES:
+            for split in SPLITS:
+                idx = [
+                    i
+                    for i, r in enumerate(records)
+                    if r["property"] == prop and r["split"] == split
+                ]
+                if not idx or any(curves[name][i] is None for i in idx):
+                    continue  # e.g. the sweeps on ood pairs: not computed
+                poss = [curves[name][i][0] for i in idx]
+                imp = [curves[name][i][1] for i in idx]
+                out[f"pairwise_{prop}_{split}"] = pairwise_accuracy(
+                    poss,
+                    imp,
+                    [breaks[i] for i in idx],
+                    window=window,
+                    groups=[records[i]["group"] for i in idx],
+                )
+                first = context + horizon - 1  # first step predicted from a full context
+                out[f"auroc_{prop}_{split}"] = auroc(
+                    [float(c[first:].max()) for c in imp], [float(c[first:].max()) for c in poss]
+                )
+        return out
+
+    results = {
+        name: (
+            table(name, h + int(name[7:]), h, int(name[7:]))
+            if name.startswith("horizon")
+            else table(name, int(name[7:]) + k, int(name[7:]), k)
+            if name.startswith("context")
+            else table(name, window, h, k)
+        )
+        for name in curves
+        if any(c is not None for c in curves[name])
+    }
+    results["physjepa_whole_tail"] = table("physjepa", None, h, k)
+    for name in list(results):
+        results[name]["pairwise_mean"] = _mean(results[name], MECHANICAL, SPLITS)
+    un = [results[f"untrained{k}"] for k in range(untrained)]
+    untrained_summary = {key: float(np.mean([u[key] for u in un])) for key in un[0]}
+    untrained_std = {key: float(np.std([u[key] for u in un])) for key in un[0]}
+    per_prop = {}
+    for prop in PROPERTIES:
+        per_prop[prop] = {}
+        for split in SPLITS:
+            key = f"pairwise_{prop}_{split}"
+            if key not in results["physjepa"]:
+                continue
+            per_prop[prop][split] = {
+                "physjepa": results["physjepa"][key],
+                "untrained": untrained_summary[key],
+                "untrained_std": untrained_std[key],
+                "pixel": results["pixel"].get(key),
+                "oracle": results.get("oracle", {}).get(key),
+                "auroc": results["physjepa"][f"auroc_{prop}_{split}"],
+            }
+    metrics = {}
+    for prop in PROPERTIES:
+        for split in SPLITS:
+            if f"pairwise_{prop}_{split}" in results["physjepa"]:
+                metrics[f"pairwise_{prop}_{split}"] = results["physjepa"][
+                    f"pairwise_{prop}_{split}"
+                ]
+        if f"auroc_{prop}_id" in results["physjepa"]:
+            metrics[f"auroc_{prop}_id"] = results["physjepa"][f"auroc_{prop}_id"]
+    metrics["physjepa_pairwise_mean"] = results["physjepa"]["pairwise_mean"]
+    metrics["untrained_pairwise_mean"] = untrained_summary["pairwise_mean"]
+    metrics["untrained_pairwise_std"] = float(np.std([u["pairwise_mean"] for u in un]))
+    metrics["pixel_pairwise_mean"] = results["pixel"]["pairwise_mean"]
+    if "oracle" in results:
+        metrics["oracle_pairwise_mean"] = results["oracle"]["pairwise_mean"]
+
+    out: dict[str, Any] = {
+        "checkpoint_sha256": sha256_file(run_dir / "model.safetensors"),
+        "step": meta.get("step"),
+        "pairs_file": str(pairs_file),
+        "pairs_params": pairs_params,
+        "pairs_per_property_and_split": max(
+            len({r["group"] for r in records if (r["property"], r["split"]) == cell})
+            for cell in {(r["property"], r["split"]) for r in records}
+        ),
+        "steps_per_video": n_steps,
+        "context": h,
+        "horizon": k,
+        "window": window,
+        "surprise_note": f"surprise at step t: latent error of the prediction of frame t rolled "
+        f"{k} steps ahead from the {h} frames ending at t-{k}. Pairwise accuracy averages it "
+        f"over the {window} steps from the breaking point (default context + horizon: every "
+        "prediction whose context still holds a normal frame, and the first made from "
+        "post-break frames only). Later, the model predicts from post-break frames only and "
+        "what is on screen (a resting or vanished ball is easy to predict) decides instead of "
+        "the violation; results.physjepa_whole_tail averages to the end of the video, for "
+        "comparison.",
+        "untrained_seeds": untrained,
+        "scorers": {
+            "physjepa": "the run's model: latent surprise",
+            "untrained": f"same architecture, {untrained} random inits (mean; spread as std)",
+            "pixel": f"next-frame pixel predictor, {base['pixel'][1]['n_params']} params, "
+            f"{pixel_steps} steps on the run's training episodes",
+            "oracle": "next-state MLP on ground-truth simulator state (positions, velocities, "
+            "varied params; appearance invisible to it)",
+        },
+        "baselines": {k: v[1] for k, v in base.items()},
+        "table": per_prop,
+        "context_sweep": {
+            "note": "pairwise accuracy of the physjepa model at each context length (horizon "
+            f"{k}, window {window}), in-distribution pairs; reported separately, the suite uses "
+            f"the fixed context {h}",
+            **{str(c): results.get(f"context{c}") for c in sweep_contexts},
+        },
+        "horizon_sweep": {
+            "note": f"pairwise accuracy of the physjepa model at each horizon (context {h}, "
+            f"window {h} + horizon), in-distribution pairs; reported separately, the suite "
+            f"uses the fixed horizon {k}",
+            **{str(j): results.get(f"horizon{j}") for j in sweep_horizons},
+        },
+        "results": {n: v for n, v in results.items() if not n.startswith(("context", "horizon"))},
+        "groups": "permanence: each group is two pairs, (present, vanishes) and (absent, "
+        "appears), compared by their sums (IntPhys's quadruplets); other properties: one pair",
+        "metrics": metrics,
+    }
+    out["examples"] = _examples(records, curves, breaks)
+    if with_probes:
+        t0 = time.time()
+        out["probes"] = probes(model, cfg, data_path, params, device)
+        log(f"probes: {time.time() - t0:.0f}s")
+        pr = out["probes"]
+        metrics["probe_r2_position"] = pr["linear"]["ball_pos"]
+        metrics["probe_r2_velocity"] = pr["linear"]["ball_vel"]
+        metrics["probe_r2_position_mlp"] = pr["mlp"]["ball_pos"]
+        metrics["probe_r2_velocity_mlp"] = pr["mlp"]["ball_vel"]
+        for name, v in pr.get("params_linear", {}).items():
+            metrics[f"probe_r2_param_{name}"] = v
+            metrics[f"probe_r2_param_{name}_mlp"] = pr["params_mlp"][name]
+    out["seconds"] = round(time.time() - t_start, 1)
+    atomic_write_text(run_dir / "voe.json", json.dumps(out, indent=2))
+    return out
+
+
+def _mean(res: dict, props, splits) -> float:
+    vals = [res[f"pairwise_{p}_{s}"] for p in props for s in splits if f"pairwise_{p}_{s}" in res]
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def _examples(records: list[dict], curves: dict, breaks: list[int]) -> dict:
+    """For each property: the surprise curves of its first in-distribution pair."""
+    out = {}
+    for prop in PROPERTIES:
+        for i, r in enumerate(records):
+            if r["property"] == prop and r["split"] == "id":
+                out[prop] = {
+                    "break": breaks[i],
+                    "event": r["event"],
+                    "possible": [round(float(x), 6) for x in curves["physjepa"][i][0]],
+                    "impossible": [round(float(x), 6) for x in curves["physjepa"][i][1]],
+                }
+                break
+    return out
+
+
+def format_table(res: dict) -> str:
+    """The suite as one text table: pairwise accuracy (%) per property, id / ood."""
+    cols = ["physjepa", "untrained", "pixel", "oracle"]
+    head = f"{'property':<11}" + "".join(f"{c + ' id/ood':>20}" for c in cols)
+    lines = [
+        f"pairwise accuracy (%), {res['pairs_per_property_and_split']} pairs per cell "
+        f"(permanence: groups of 2); surprise {res['horizon']} steps ahead from "
+        f"{res['context']} frames, averaged over {res['window']} steps from the break; "
+        f"untrained = mean of {res['untrained_seeds']} inits",
+        head,
+        "-" * len(head),
+    ]
+
+    def cell(row: dict, key: str) -> str:
+        parts = []
+        for split in SPLITS:
+            v = row.get(split, {}).get(key)
+            parts.append("  - " if v is None else f"{100 * v:5.1f}")
+        return " / ".join(parts)
+
+    for prop, row in res["table"].items():
+        if prop == "colour":
+            lines.append("-" * len(head) + "  (not mechanics)")
+        lines.append(f"{prop:<11}" + "".join(f"{cell(row, c):>20}" for c in cols))
+    m = res["metrics"]
+    lines.append(
+        f"mean of mechanical properties: physjepa {100 * m['physjepa_pairwise_mean']:.1f}, "
+        f"untrained {100 * m['untrained_pairwise_mean']:.1f} ± {100 * m['untrained_pairwise_std']:.1f}, "
+        f"pixel {100 * m['pixel_pairwise_mean']:.1f}"
+        + (f", oracle {100 * m['oracle_pairwise_mean']:.1f}" if "oracle_pairwise_mean" in m else "")
+    )
+    auc = ", ".join(f"{p} {m[f'auroc_{p}_id']:.2f}" for p in PROPERTIES if f"auroc_{p}_id" in m)
+    lines.append(f"AUROC (max surprise, id): {auc}")
+    if "probe_r2_position" in m:
+        lines.append(
+            f"probes R² (held-out, ball in view): position {m['probe_r2_position']:.3f} linear / "
+            f"{m['probe_r2_position_mlp']:.3f} MLP, velocity {m['probe_r2_velocity']:.3f} / "
+            f"{m['probe_r2_velocity_mlp']:.3f}"
+        )
+        params = [
+            k[len("probe_r2_param_") :]
+            for k in m
+            if k.startswith("probe_r2_param_") and not k.endswith("_mlp")
+        ]
+        if params:
+            lines.append(
+                "params R² (linear / MLP): "
+                + ", ".join(
+                    f"{p} {m[f'probe_r2_param_{p}']:.2f} / {m[f'probe_r2_param_{p}_mlp']:.2f}"
+                    for p in params
+                )
+            )
+    return "\n".join(lines)

@@ -1,0 +1,88 @@
+"""``physjepa voe generate`` and ``physjepa voe RUN`` end to end on the debug preset, in real
+subprocesses, plus their one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+from test_cli import assert_one_line_error, cli
+
+from physjepa.eval.voe import PROPERTIES, generate, read_pairs
+from physjepa.report.html import render_report
+
+
+def test_voe_generate(tmp_path):
+    proc = cli(
+        "voe", "generate", "--out", "p.h5", "--pairs", "1", "--steps", "30",
+        "--properties", "shape,continuity", "--param", "vary={}", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "4 groups" in proc.stdout
+    f, records = read_pairs(tmp_path / "p.h5")
+    with f:
+        assert {(r["property"], r["split"]) for r in records} == {
+            (p, s) for p in ("shape", "continuity") for s in ("id", "ood")
+        }
+    proc = cli("inspect", "p.h5", cwd=tmp_path)
+    assert proc.returncode == 0 and "voe pairs: shape id 1" in proc.stdout, proc.stdout
+    # errors: one line each, nothing written
+    bad = cli("voe", "generate", "--out", "q.h5", "--properties", "gravty", cwd=tmp_path)
+    assert_one_line_error(bad, "voe generate", "gravty")
+    bad = cli("voe", "generate", "--out", "q.h5", "--world", "two-room", cwd=tmp_path)
+    assert_one_line_error(bad, "voe generate", "ball-drop")
+    bad = cli("voe", "generate", "--out", "q.h5", "--param", 'vary={"mass": 3}', cwd=tmp_path)
+    assert_one_line_error(bad, "voe generate", "vary")
+    bad = cli("voe", "generate", "--out", "q.h5", "--seed", "-1", cwd=tmp_path)
+    assert_one_line_error(bad, "voe generate", "--seed")
+    bad = cli("voe", "generate", "--out", "p.h5", "--pairs", "1", cwd=tmp_path)
+    assert_one_line_error(bad, "voe generate", "already exists")
+    assert not (tmp_path / "q.h5").exists()
+
+
+def test_voe_suite_on_a_debug_run(copy_run, tmp_path):
+    run = copy_run()
+    args = ["--pairs", "2", "--steps", "40", "--untrained", "2"]
+    args += ["--pixel-steps", "20", "--oracle-steps", "50"]
+    proc = cli("voe", run, *args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for prop in PROPERTIES:
+        assert prop in out
+    assert "pairwise accuracy" in out and "probes R²" in out
+    res = json.loads((run / "voe.json").read_text())
+    m = res["metrics"]
+    for prop in PROPERTIES:
+        for split in ("id", "ood"):
+            assert 0.0 <= m[f"pairwise_{prop}_{split}"] <= 1.0
+        assert 0.0 <= m[f"auroc_{prop}_id"] <= 1.0
+    for key in ("untrained_pairwise_mean", "pixel_pairwise_mean", "oracle_pairwise_mean"):
+        assert 0.0 <= m[key] <= 1.0
+    assert -10 < m["probe_r2_position"] <= 1.0 and -10 < m["probe_r2_velocity"] <= 1.0
+    assert set(res["context_sweep"]) == {"note", "1", "2"}
+    assert set(res["horizon_sweep"]) == {"note", "1", "2"} and res["horizon"] == 2
+    assert len(res["examples"]) == len(PROPERTIES)
+    assert res["checkpoint_sha256"] and res["pairs_per_property_and_split"] == 2
+    html = render_report(run)
+    assert "Intuitive physics" in html and "data:image/png;base64" in html
+    assert "Could not render" not in html
+    # a second call reuses the pairs file
+    proc = cli("voe", run, *args, "--no-probes", cwd=tmp_path)
+    assert proc.returncode == 0 and "using the pairs in" in proc.stdout, proc.stderr
+
+
+def test_voe_suite_errors(two_room_run, copy_run, tmp_path):
+    assert_one_line_error(cli("voe", tmp_path / "nope", cwd=tmp_path), "voe", "not a run")
+    bad = cli("voe", two_room_run, "--pairs", "1", cwd=tmp_path)
+    assert_one_line_error(bad, "voe", "ball-drop")
+    run = copy_run()
+    assert_one_line_error(cli("voe", run, "--context", "7", cwd=tmp_path), "voe", "--context")
+    assert_one_line_error(cli("voe", run, "--pairs", "0", cwd=tmp_path), "voe", "--pairs")
+    # a pairs file made for another setting: refused before any training, in one line
+    other = generate(tmp_path / "other.h5", pairs=1, steps=24, properties=("shape",))
+    bad = cli("voe", run, "--pairs-file", other, cwd=tmp_path)
+    assert_one_line_error(bad, "voe", "64-pixel", "--pairs-file")
+    assert_one_line_error(cli("voe", run, "--pairs-file", run / "config.json", cwd=tmp_path), "voe")
+    meta = json.loads((run / "config.json").read_text())
+    meta["data"]["path"] = str(tmp_path / "gone.h5")
+    (run / "config.json").write_text(json.dumps(meta))
+    assert_one_line_error(cli("voe", run, cwd=tmp_path), "voe", "gone.h5", "missing")
