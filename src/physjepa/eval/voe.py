@@ -312,7 +312,7 @@ def generate(
     overwrite: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> Path:
-    """Write ``pairs`` groups per property and split (at most 50,000) to an episode file (a group is one pair,
+    """Write ``pairs`` groups per property and split (at most 500) to an episode file (a group is one pair,
     two for permanence; 2 episodes per pair: possible, then impossible; zero actions). The
     file attribute ``voe_json`` lists the pairs: property, split, group, episode seed,
     breaking point, events."""
@@ -329,9 +329,9 @@ def generate(
         raise WorldError(f"VoE pairs are made with one ball; got n_balls={params['n_balls']!r}")
     if not isinstance(seed, int) or seed < 0:
         raise DataError(f"--seed must be an integer >= 0, got {seed!r}")
-    if not 1 <= pairs <= 50_000 or steps < FIRST_BREAK + AFTER_BREAK + 1:
+    if not 1 <= pairs <= 500 or steps < FIRST_BREAK + AFTER_BREAK + 1:
         raise DataError(
-            f"need --pairs >= 1 and --steps >= {FIRST_BREAK + AFTER_BREAK + 1}, "
+            f"need --pairs in [1, 500] and --steps >= {FIRST_BREAK + AFTER_BREAK + 1}, "
             f"got {pairs} and {steps}"
         )
     world = make(WORLD, image_size=image_size, **params)  # validates the params
@@ -355,7 +355,7 @@ def generate(
             for prop in properties:
                 found, tried = 0, 0
                 # disjoint seed streams per (split, property): adding one never moves another
-                base = (seed * 1000 + SPLITS.index(split) * 100 + PROPERTIES.index(prop)) * 10**7
+                base = (seed * 1000 + SPLITS.index(split) * 100 + PROPERTIES.index(prop)) * 100_000
                 while found < pairs:
                     if tried >= 200 * pairs:
                         raise WorldError(
