@@ -135,10 +135,8 @@ class _Trajectory:
         if occ is None:
             self.hidden = np.zeros(n, bool)
             self.clear = np.ones(n, bool)
-        else:  # distance from the ball's centre to the occluder rectangle
+        else:
             x0, y0, x1, y1 = occ
-            dx = np.maximum(np.maximum(x0 - self.pos[:, 0], self.pos[:, 0] - x1), 0)
-            dy = np.maximum(np.maximum(y0 - self.pos[:, 1], self.pos[:, 1] - y1), 0)
             inside = (
                 (self.pos[:, 0] >= x0 + self.r)
                 & (self.pos[:, 0] <= x1 - self.r)
@@ -146,7 +144,7 @@ class _Trajectory:
                 & (self.pos[:, 1] <= y1 - self.r)
             )
             self.hidden = inside  # wholly behind the occluder
-            self.clear = np.hypot(dx, dy) > self.r + 0.01  # wholly in view
+            self.clear = occluder_gap(self.pos, occ) > self.r + 0.01  # wholly in view
 
     def margin(self, t: int) -> float:
         """Distance from ball 0's surface to the nearest wall or the peg at frame t."""
@@ -208,7 +206,7 @@ def _event(prop: str, tr: _Trajectory, rng: np.random.Generator, seed: int) -> d
                 new = tr.pos[b - 1] + dist * np.array([np.cos(angle), np.sin(angle)])
                 probe = _Trajectory.__new__(_Trajectory)
                 probe.pos, probe.r, probe.p = new[None], tr.r, p
-                if probe.margin(0) > 0.05 and _in_view(new, tr.r, p["occluder"]):
+                if probe.margin(0) > 0.05 and occluder_gap(new, p["occluder"])[0] > tr.r + 0.01:
                     return {"kind": "teleport", "step": b, "position": [float(c) for c in new]}
         return None
     speed = np.linalg.norm(tr.vel, axis=1)
@@ -240,13 +238,16 @@ def _event(prop: str, tr: _Trajectory, rng: np.random.Generator, seed: int) -> d
     raise WorldError(f"unknown property {prop!r}; valid: {', '.join(PROPERTIES)}")
 
 
-def _in_view(xy: np.ndarray, r: float, occ) -> bool:
+def occluder_gap(pos: np.ndarray, occ) -> np.ndarray:
+    """Distance from ball centres ``pos`` (N, 2) to the occluder rectangle (0 inside it);
+    a ball of radius r is wholly in view where the gap exceeds r. No occluder: infinite."""
+    pos = np.asarray(pos, np.float64).reshape(-1, 2)
     if occ is None:
-        return True
+        return np.full(len(pos), np.inf)
     x0, y0, x1, y1 = occ
-    dx = max(x0 - xy[0], xy[0] - x1, 0.0)
-    dy = max(y0 - xy[1], xy[1] - y1, 0.0)
-    return bool(np.hypot(dx, dy) > r + 0.01)
+    dx = np.maximum(np.maximum(x0 - pos[:, 0], pos[:, 0] - x1), 0.0)
+    dy = np.maximum(np.maximum(y0 - pos[:, 1], pos[:, 1] - y1), 0.0)
+    return np.hypot(dx, dy)
 
 
 def make_pairs(

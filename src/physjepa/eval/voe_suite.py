@@ -43,7 +43,15 @@ from physjepa.data.windows import WindowDataset
 from physjepa.eval.probe import linear_probe, mlp_probe
 from physjepa.eval.rollout import EncodedEpisode, encode_episodes
 from physjepa.eval.surprise import auroc, latent_surprise, model_steps, pairwise_accuracy
-from physjepa.eval.voe import MECHANICAL, PROPERTIES, SPLITS, WORLD, generate, read_pairs
+from physjepa.eval.voe import (
+    MECHANICAL,
+    PROPERTIES,
+    SPLITS,
+    WORLD,
+    generate,
+    occluder_gap,
+    read_pairs,
+)
 from physjepa.fileio import atomic_write_text
 from physjepa.models.baselines import (
     PixelPredictor,
@@ -107,10 +115,7 @@ def _visible_segments(eps: list[EncodedEpisode], spec: list, params: dict) -> li
     for ep in eps:
         pos = ep.state[:, offsets["ball_pos"] : offsets["ball_pos"] + 2]
         r = ep.state[:, offsets["radius"]] if "radius" in names else params["radius"]
-        x0, y0, x1, y1 = occ
-        dx = np.maximum(np.maximum(x0 - pos[:, 0], pos[:, 0] - x1), 0)
-        dy = np.maximum(np.maximum(y0 - pos[:, 1], pos[:, 1] - y1), 0)
-        seen = np.hypot(dx, dy) > r
+        seen = occluder_gap(pos, occ) > r
         start = None
         for t, ok in enumerate(list(seen) + [False]):
             if ok and start is None:
@@ -178,19 +183,7 @@ def _baselines(
     with windows, torch.random.fork_rng():
         torch.manual_seed(seed)
         pixel = PixelPredictor(spec.obs_shape[0], spec.action_dim, h, widths=(48, 96, 192))
-        t0 = time.time()
-        losses = fit_next_step(pixel, windows.sample, pixel_steps, batch_size=32, seed=seed)
-        log(
-            f"pixel baseline: {pixel_steps} steps in {time.time() - t0:.0f}s, loss {losses[0]:.4f} -> {np.mean(losses[-50:]):.5f}"
-        )
-        out["pixel"] = (
-            pixel,
-            {
-                "loss_first": losses[0],
-                "loss_last": float(np.mean(losses[-50:])),
-                "n_params": _n(pixel),
-            },
-        )
+        out["pixel"] = _fit("pixel baseline", pixel, windows.sample, pixel_steps, 32, seed, log)
         if states is not None:
             torch.manual_seed(seed)
             oracle = StatePredictor(
@@ -201,20 +194,17 @@ def _baselines(
                 batch = windows.sample(b, g)
                 return {"obs": batch["state"], "action": batch["action"]}
 
-            t0 = time.time()
-            losses = fit_next_step(oracle, sample, oracle_steps, batch_size=128, seed=seed)
-            log(
-                f"state oracle: {oracle_steps} steps in {time.time() - t0:.0f}s, loss {losses[0]:.4f} -> {np.mean(losses[-50:]):.5f}"
-            )
-            out["oracle"] = (
-                oracle,
-                {
-                    "loss_first": losses[0],
-                    "loss_last": float(np.mean(losses[-50:])),
-                    "n_params": _n(oracle),
-                },
-            )
+            out["oracle"] = _fit("state oracle", oracle, sample, oracle_steps, 128, seed, log)
     return out
+
+
+def _fit(name: str, model, sample, steps: int, batch: int, seed: int, log) -> tuple:
+    """Train one baseline; (model, its training summary)."""
+    t0 = time.time()
+    losses = fit_next_step(model, sample, steps, batch_size=batch, seed=seed)
+    last = float(np.mean(losses[-50:]))
+    log(f"{name}: {steps} steps in {time.time() - t0:.0f}s, loss {losses[0]:.4f} -> {last:.5f}")
+    return model, {"loss_first": losses[0], "loss_last": last, "n_params": _n(model)}
 
 
 def _n(m: torch.nn.Module) -> int:
