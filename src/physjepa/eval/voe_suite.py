@@ -285,7 +285,7 @@ def run_voe(
     sweep_horizons = sorted({1, k})  # next-step surprise beside the suite's horizon
 
     curves: dict[str, list] = {name: [] for name in ["physjepa", "pixel", "oracle"]}
-    curves.update({f"untrained{k}": [] for k in range(untrained)})
+    curves.update({f"untrained{u}": [] for u in range(untrained)})
     curves.update({f"context{c}": [] for c in sweep_contexts})
     curves.update({f"horizon{j}": [] for j in sweep_horizons})
     breaks = []
@@ -372,7 +372,7 @@ def run_voe(
     results["physjepa_whole_tail"] = table("physjepa", None, h, k)
     for name in list(results):
         results[name]["pairwise_mean"] = _mean(results[name], MECHANICAL, SPLITS)
-    un = [results[f"untrained{k}"] for k in range(untrained)]
+    un = [results[f"untrained{u}"] for u in range(untrained)]
     untrained_summary = {key: float(np.mean([u[key] for u in un])) for key in un[0]}
     untrained_std = {key: float(np.std([u[key] for u in un])) for key in un[0]}
     per_prop = {}
@@ -460,11 +460,11 @@ def run_voe(
         t0 = time.time()
         out["probes"] = probes(model, cfg, data_path, params, device)
         log(f"probes: {time.time() - t0:.0f}s")
-        pr = out["probes"]
-        metrics["probe_r2_position"] = pr["linear"]["ball_pos"]
-        metrics["probe_r2_velocity"] = pr["linear"]["ball_vel"]
-        metrics["probe_r2_position_mlp"] = pr["mlp"]["ball_pos"]
-        metrics["probe_r2_velocity_mlp"] = pr["mlp"]["ball_vel"]
+        pr = out["probes"]  # empty when the training data has no state column
+        for key, quantity in (("position", "ball_pos"), ("velocity", "ball_vel")):
+            for kind, suffix in (("linear", ""), ("mlp", "_mlp")):
+                if quantity in pr.get(kind, {}):
+                    metrics[f"probe_r2_{key}{suffix}"] = pr[kind][quantity]
         for name, v in pr.get("params_linear", {}).items():
             metrics[f"probe_r2_param_{name}"] = v
             metrics[f"probe_r2_param_{name}_mlp"] = pr["params_mlp"][name]
