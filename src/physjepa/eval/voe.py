@@ -148,12 +148,7 @@ class _Trajectory:
 
     def margin(self, t: int) -> float:
         """Distance from ball 0's surface to the nearest wall or the peg at frame t."""
-        x, y = self.pos[t]
-        m = min(x, 1 - x, y, 1 - y) - self.r
-        if self.p["obstacle"]:
-            ox, oy = self.p["obstacle_pos"]
-            m = min(m, np.hypot(x - ox, y - oy) - self.r - self.p["obstacle_radius"])
-        return float(m)
+        return _surface_margin(self.pos[t], self.r, self.p)
 
     def free(self, t: int, before: int = 2, after: int = 4, margin: float = 0.05) -> bool:
         """In free flight and in view around frame t: no contact, far from every surface."""
@@ -163,6 +158,17 @@ class _Trajectory:
             and all(self.margin(s) > margin for s in range(lo, hi + 1))
             and self.clear[t - 1 : hi + 1].all()
         )
+
+
+def _surface_margin(xy: np.ndarray, r: float, p: dict[str, Any]) -> float:
+    """Distance from the surface of a ball of radius ``r`` at ``xy`` to the nearest wall or
+    the peg (params ``p``)."""
+    x, y = xy
+    m = min(x, 1 - x, y, 1 - y) - r
+    if p["obstacle"]:
+        ox, oy = p["obstacle_pos"]
+        m = min(m, np.hypot(x - ox, y - oy) - r - p["obstacle_radius"])
+    return float(m)
 
 
 def _candidates(n: int, ok: Callable[[int], bool]) -> list[int]:
@@ -204,9 +210,10 @@ def _event(prop: str, tr: _Trajectory, rng: np.random.Generator, seed: int) -> d
             for _ in range(20):
                 angle, dist = rng.uniform(0, 2 * np.pi), rng.uniform(0.25, 0.4)
                 new = tr.pos[b - 1] + dist * np.array([np.cos(angle), np.sin(angle)])
-                probe = _Trajectory.__new__(_Trajectory)
-                probe.pos, probe.r, probe.p = new[None], tr.r, p
-                if probe.margin(0) > 0.05 and occluder_gap(new, p["occluder"])[0] > tr.r + 0.01:
+                if (
+                    _surface_margin(new, tr.r, p) > 0.05
+                    and occluder_gap(new, p["occluder"])[0] > tr.r + 0.01
+                ):
                     return {"kind": "teleport", "step": b, "position": [float(c) for c in new]}
         return None
     speed = np.linalg.norm(tr.vel, axis=1)

@@ -82,12 +82,13 @@ def _pairs_path(
         try:
             f, records = read_pairs(path)
             with f:
+                attrs = f.attrs()
                 same = (
-                    json.loads(f.attrs()["voe_params_json"])["id"] == params
+                    json.loads(attrs["voe_params_json"])["id"] == params
                     and len({r["group"] for r in records}) == pairs * len(PROPERTIES) * len(SPLITS)
                     and int(f.ep_len[0]) == steps
-                    and f.attrs().get("seed") == seed
-                    and f.attrs().get("image_size") == image_size
+                    and attrs.get("seed") == seed
+                    and attrs.get("image_size") == image_size
                 )
         except (DataError, KeyError, TypeError, ValueError):
             same = False
@@ -266,8 +267,9 @@ def run_voe(
     f, records = read_pairs(pairs_file)  # checked before minutes of baseline training
     with EpisodeFile(data_path) as train_file:
         train_spec = train_file.state_spec
-    if f.attrs().get("image_size") != spec.obs_shape[0] or f.state_spec != train_spec:
-        found = (f.attrs().get("image_size"), [n for n, _ in f.state_spec])
+    pairs_attrs = f.attrs()
+    if pairs_attrs.get("image_size") != spec.obs_shape[0] or f.state_spec != train_spec:
+        found = (pairs_attrs.get("image_size"), [n for n, _ in f.state_spec])
         f.close()
         raise DataError(
             f"{pairs_file} holds {found[0]}-pixel videos with state {found[1]}; the run "
@@ -289,7 +291,7 @@ def run_voe(
     curves.update({f"context{c}": [] for c in sweep_contexts})
     curves.update({f"horizon{j}": [] for j in sweep_horizons})
     breaks = []
-    pairs_params = json.loads(f.attrs().get("voe_params_json") or "null")
+    pairs_params = json.loads(pairs_attrs.get("voe_params_json") or "null")
     t0 = time.time()
     chunk = 16  # pairs encoded together: one encoder call per model for 32 videos
     with f, torch.no_grad():
