@@ -55,8 +55,17 @@ class DataConfig:
     max_memory_mb: float = 2048.0
     """Training windows are loaded into memory when their columns take at most this many MB
     (per process); a larger dataset streams from the HDF5 file with bounded memory."""
+    obs: str = "auto"
+    """The column the model observes: 'pixels', 'sensors', 'state' or 'proprio'; 'auto' takes
+    pixels for the conv/vit encoders and, for 'mlp', sensors when the file has them, else state."""
 
     def __post_init__(self) -> None:
+        _check(
+            self.obs in ("auto", "pixels", "sensors", "state", "proprio"),
+            "data.obs",
+            self.obs,
+            "one of auto, pixels, sensors, state, proprio",
+        )
         _check(
             _is_int(self.history) and 1 <= self.history <= 64,
             "data.history",

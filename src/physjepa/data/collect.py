@@ -35,15 +35,20 @@ def run_episode(
     rng = np.random.default_rng(int(policy_seed))
     obs, _ = world.reset(seed=int(reset_seed))
     act_fn = POLICIES[policy]
-    pixels, actions, states = [], [], []
+    pixels, actions, states, sensors = [], [], [], []
     for t in range(steps):
         pixels.append(obs)
         states.append(world.state_vector())
+        if world.sensor_names:
+            sensors.append(world.sensors())
         a = np.asarray(act_fn(world, rng), np.float32)
         actions.append(a)
         if t < steps - 1:
             obs, *_ = world.step(a)
-    return {"pixels": np.stack(pixels), "action": np.stack(actions), "state": np.stack(states)}
+    out = {"pixels": np.stack(pixels), "action": np.stack(actions), "state": np.stack(states)}
+    if sensors:
+        out["sensors"] = np.stack(sensors)
+    return out
 
 
 def _worker(
@@ -89,6 +94,8 @@ def collect(
         "seed": seed,
         "state_spec_json": json.dumps(probe.state_spec()),
     }
+    if probe.sensor_names:
+        attrs["sensor_names_json"] = json.dumps(list(probe.sensor_names))
     seeds = np.random.SeedSequence(seed).spawn(episodes)
     chunk = max(1, min(16, episodes // (4 * workers) or 1))
     jobs = [

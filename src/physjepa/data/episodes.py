@@ -6,6 +6,8 @@ Columns (rows are time steps of every episode, concatenated):
 - ``action``  (N, A) float32          ``action[t]`` is applied after ``obs[t]``
 - ``state``   (N, S) float32          ground-truth physical quantities (optional)
 - ``proprio`` (N, P) float32          proprioception (optional)
+- ``sensors`` (N, C) float32          sensor readings (gauges, load cells...) (optional); the
+  ``sensor_names_json`` attribute names the channels
 - ``ep_offset`` (E,) int64, ``ep_len`` (E,) int32
 
 File attributes: ``format`` ("physjepa-episodes"), ``format_version``, ``world``,
@@ -35,8 +37,10 @@ import numpy as np
 
 FORMAT = "physjepa-episodes"
 FORMAT_VERSION = 1
-FRAME_COLUMNS = ("pixels", "action", "state", "proprio")
-FLOAT_COLUMNS = ("action", "state", "proprio")
+FRAME_COLUMNS = ("pixels", "action", "state", "proprio", "sensors")
+FLOAT_COLUMNS = ("action", "state", "proprio", "sensors")
+#: Columns a model can observe, in the order ``data.obs=auto`` prefers them for vectors.
+VECTOR_OBS = ("sensors", "state", "proprio")
 #: What h5py (and numpy, on what h5py returns) raise while reading a damaged file. Each becomes
 #: a DataError; MemoryError and KeyboardInterrupt are deliberately not among them.
 _READ_ERRORS = (
@@ -253,9 +257,9 @@ class EpisodeFile:
                 raise DataError(
                     f"{p} lacks the required column {col!r}; re-create the file with 'physjepa collect'"
                 )
-        if "pixels" not in f and "state" not in f:
+        if not any(c in f for c in ("pixels", *VECTOR_OBS)):
             raise DataError(
-                f"{p} has neither 'pixels' nor 'state': nothing to observe; re-create the file with 'physjepa collect'"
+                f"{p} has none of 'pixels', 'sensors', 'state', 'proprio': nothing to observe; re-create the file with 'physjepa collect'"
             )
         # Shapes and dtypes first, from the metadata alone: nothing is read before they pass.
         ds = {k: self._dataset(k) for k in (*FRAME_COLUMNS, "ep_len", "ep_offset") if k in f}
@@ -489,6 +493,48 @@ class EpisodeFile:
                 f"{self.path}: attribute 'state_spec_json' describes {total} values per step but column 'state' has {width}; {fix}"
             )
         return out
+
+    @property
+    def sensor_names(self) -> list[str]:
+        """Channel names of the ``sensors`` column (``sensor_0``... when the file names none)."""
+        if not self.has("sensors"):
+            return []
+        with self._reading("column 'sensors'"):
+            width = self._f["sensors"].shape[1]
+        names = self._json_attr("sensor_names_json")
+        if names is _MISSING:
+            return [f"sensor_{i}" for i in range(width)]
+        if not (
+            isinstance(names, list)
+            and len(names) == width
+            and all(isinstance(n, str) for n in names)
+        ):
+            raise DataError(
+                f"{self.path}: attribute 'sensor_names_json' must be a JSON list of {width} channel names, got {_clip(names)}; fix it or re-create the file"
+            )
+        return names
+
+    def channel_names(self, column: str) -> list[str]:
+        """One name per value of a vector column: the sensor names, the state quantities
+        (``name`` or ``name_i``), the action names (``action_names_json``) or ``column_i``."""
+        if column == "sensors":
+            return self.sensor_names
+        if column == "state":
+            return [
+                n if math.prod(shape) == 1 else f"{n}_{i}"
+                for n, shape in self.state_spec
+                for i in range(math.prod(shape))
+            ]
+        with self._reading(f"column {column!r}"):
+            width = self._f[column].shape[1]
+        names = self._json_attr(f"{column}_names_json")
+        if (
+            isinstance(names, list)
+            and len(names) == width
+            and all(isinstance(n, str) for n in names)
+        ):
+            return names
+        return [f"{column}_{i}" for i in range(width)]
 
     def attrs(self) -> dict[str, Any]:
         """Every file attribute as a plain Python value (arrays as lists, empty ones as None)."""

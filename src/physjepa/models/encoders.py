@@ -81,10 +81,16 @@ class ViTEncoder(nn.Module):
 
 
 class MLPEncoder(nn.Module):
-    """For vector observations (sensor readings, states): (N, S) -> (N, D)."""
+    """For vector observations (sensor readings, states): (N, S) -> (N, D).
+
+    Channels are standardised first with ``obs_mean`` / ``obs_std`` (buffers saved with the
+    weights; training sets them from its training episodes), so gauges reading 1e-3 and
+    counters reading 10 weigh alike."""
 
     def __init__(self, in_dim: int, dim: int, hidden: int = 256):
         super().__init__()
+        self.register_buffer("obs_mean", torch.zeros(in_dim))
+        self.register_buffer("obs_std", torch.ones(in_dim))
         self.net = nn.Sequential(
             nn.Linear(in_dim, hidden),
             nn.GELU(),
@@ -93,8 +99,15 @@ class MLPEncoder(nn.Module):
             nn.Linear(hidden, dim),
         )
 
+    def set_normalization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Standardise inputs with these per-channel moments (a constant channel keeps 1)."""
+        std = torch.as_tensor(std, dtype=self.obs_std.dtype)
+        self.obs_mean.copy_(torch.as_tensor(mean, dtype=self.obs_mean.dtype))
+        self.obs_std.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.to(torch.get_default_dtype()))
+        x = x.to(self.obs_mean.dtype)
+        return self.net((x - self.obs_mean) / self.obs_std)
 
 
 class Projector(nn.Module):

@@ -11,12 +11,13 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
 from physjepa import __version__
 from physjepa.config import Config, ConfigError, is_device_name, replace
-from physjepa.data.episodes import EpisodeFile, split_episodes
+from physjepa.data.episodes import VECTOR_OBS, EpisodeFile, split_episodes
 from physjepa.data.windows import WindowDataset
 from physjepa.fileio import atomic_write_text
 from physjepa.models.losses import prediction_loss, random_directions, sigreg_over_time
@@ -101,6 +102,26 @@ def compute_loss(
         "train/sigreg": sig.detach(),
     }
     return loss, stats
+
+
+def observed_column(cfg: Config, file: EpisodeFile) -> str:
+    """The episode column the model observes (``data.obs``; 'auto' picks by encoder)."""
+    pixels = cfg.model.encoder in ("conv", "vit")
+    key = cfg.data.obs
+    if key == "auto":
+        vectors = [c for c in VECTOR_OBS if file.has(c)]
+        key = "pixels" if pixels else (vectors[0] if vectors else "state")
+    if pixels != (key == "pixels"):
+        fix = "model.encoder=mlp" if pixels else "model.encoder=conv (or vit)"
+        raise ConfigError(
+            f"data.obs={key!r} does not suit model.encoder={cfg.model.encoder!r}; use {fix}"
+        )
+    if not file.has(key):
+        have = [c for c in ("pixels", *VECTOR_OBS) if file.has(c)]
+        raise ConfigError(
+            f"{file.path} has no {key!r} column to observe; it has {have}: set data.obs to one of them"
+        )
+    return key
 
 
 def lr_at(step: int, cfg: Config) -> float:
@@ -230,7 +251,7 @@ def _train(
 
     # -- data ------------------------------------------------------------------------------
     with EpisodeFile(data_path) as file:  # the datasets keep handles of their own
-        obs_key = "pixels" if cfg.model.encoder in ("conv", "vit") else "state"
+        obs_key = observed_column(cfg, file)
         train_eps, val_eps = split_episodes(file.n_episodes, cfg.data.val_fraction)
         data_info = {
             "path": str(data_path),
@@ -240,7 +261,16 @@ def _train(
             "train_episodes": len(train_eps),
             "val_episodes": len(val_eps),
             "obs_key": obs_key,
+            "fps": file.fps,
+            "action_names": file.channel_names("action"),
         }
+        if obs_key != "pixels":
+            data_info["obs_names"] = file.channel_names(
+                obs_key
+            )  # vector channels are standardised by the encoder
+            x = file.load(obs_key, train_eps).astype(np.float64)
+            data_info["obs_mean"] = x.mean(0).tolist()
+            data_info["obs_std"] = x.std(0).tolist()
         budget = cfg.data.max_memory_mb
         train_data = WindowDataset(
             file, train_eps, cfg.data.window, cfg.data.frameskip, obs_key, max_memory_mb=budget
@@ -278,6 +308,10 @@ def _fit(
 
     # -- model and optimizer ---------------------------------------------------------------
     model = build_world_model(cfg.model, spec)
+    if "obs_mean" in data_info:
+        model.encoder.set_normalization(
+            torch.tensor(data_info["obs_mean"]), torch.tensor(data_info["obs_std"])
+        )
     if rank.enabled:
         model = ddp.convert_batchnorm(model)
     model = model.to(device)

@@ -8,6 +8,9 @@ Every built-in world subclasses :class:`World`. Beyond Gymnasium's API a world o
   creation through ``make(name, **params)``; unknown names are refused.
 - ``goal()`` / ``success(goal)`` where the world has a task (``has_task`` is True).
 - ``random_action(rng)``: the action the ``random`` collection policy takes.
+- ``sensor_names`` / ``sensors()``: worlds with instruments (strain gauges, load cells,
+  probes) name their channels and return one float32 reading per channel; ``collect`` stores
+  them in the ``sensors`` column, which an MLP-encoder model can observe instead of pixels.
 
 Worlds with a task (``has_task``) also offer what planning and its evaluation need:
 
@@ -82,6 +85,13 @@ class World(gym.Env):
 
     def render(self) -> np.ndarray:
         raise NotImplementedError
+
+    #: Names of the channels ``sensors()`` returns; empty for a world without instruments.
+    sensor_names: ClassVar[tuple[str, ...]] = ()
+
+    def sensors(self) -> np.ndarray:
+        """One float32 reading per channel of ``sensor_names``: what instruments would record."""
+        raise WorldError(f"world {self.name!r} has no sensors")
 
     # -- shared helpers ---------------------------------------------------------------------
     def state_spec(self) -> list[tuple[str, tuple[int, ...]]]:
