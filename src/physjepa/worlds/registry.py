@@ -10,8 +10,10 @@ from physjepa.worlds.base import World, WorldError
 # name -> "module:Class"; modules are imported only when a world is made (no import side effects).
 _REGISTRY: dict[str, str] = {
     "ball-drop": "physjepa.worlds.ball_drop:BallDrop",
+    "beam": "physjepa.worlds.beam:Beam",
     "push-t": "physjepa.worlds.push_t:PushT",
     "reacher": "physjepa.worlds.reacher:Reacher",
+    "reaction": "physjepa.worlds.reaction:Reaction",
     "two-room": "physjepa.worlds.two_room:TwoRoom",
 }
 
