@@ -13,6 +13,7 @@ from pathlib import Path
 EXAMPLES = """examples:
   physjepa collect --world ball-drop --episodes 300 --policy random --seed 0 --out data/ball.h5
   physjepa inspect data/ball.h5
+  physjepa import-table log.csv --out data/log.h5 --obs x,v --action force --episode ep --time t
   physjepa train --data data/ball.h5 --preset laptop --out runs/ball model.dim=256
   physjepa eval runs/ball
   physjepa report runs/ball
@@ -54,6 +55,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--overwrite", action="store_true", help="replace an existing file")
 
+    it = sub.add_parser(
+        "import-table",
+        help="turn a CSV or Parquet table of sensor time series into an episode file",
+    )
+    it.add_argument("src", help="table to read (.csv with a header row, .parquet or .pq)")
+    it.add_argument("--out", required=True, help="episode file to write (.h5)")
+    it.add_argument(
+        "--obs", required=True, help="comma list of the observed columns (become 'sensors')"
+    )
+    it.add_argument(
+        "--action", default="", help="comma list of the action columns (default: none, zeros)"
+    )
+    it.add_argument("--episode", default=None, help="column of episode ids (default: one episode)")
+    it.add_argument("--time", default=None, help="column of times in seconds (sets fps)")
+    it.add_argument(
+        "--state",
+        default="",
+        help="comma list of ground-truth columns that 'physjepa eval' probes for (may repeat --obs)",
+    )
+    it.add_argument(
+        "--fps", type=float, default=None, help="steps per second (default: from --time)"
+    )
+    it.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+
     i = sub.add_parser("inspect", help="summarise an episode file")
     i.add_argument("path")
 
@@ -79,6 +104,68 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("run")
     e.add_argument("--data", default=None, help="episode file (default: the run's)")
     e.add_argument("--no-viewer", action="store_true", help="skip the decoded-rollout strip")
+
+    fc = sub.add_parser(
+        "forecast",
+        help="failure early warning: will it fail within K steps under the planned load? "
+        "writes forecast.json",
+    )
+    fc.add_argument("run", help="run directory of a model trained on beam episodes")
+    fc.add_argument(
+        "--data",
+        default=None,
+        help="held-out episode file (default: the run's validation episodes)",
+    )
+    fc.add_argument("--horizon", type=int, default=20, help="K, model steps ahead (default 20)")
+    fc.add_argument("--far", type=float, default=0.01, help="false-alarm rate for the lead time")
+    fc.add_argument("--device", default="cpu")
+
+    mo = sub.add_parser(
+        "monitor",
+        help="streaming surprise over a CSV / stdin / frame directory / episode file; "
+        "one JSON line per alert",
+    )
+    mo.add_argument("run")
+    mo.add_argument(
+        "--source", help="CSV file, '-' for stdin, a directory of frames, or an .h5 episode file"
+    )
+    mo.add_argument(
+        "--far",
+        type=float,
+        default=0.01,
+        help="false alarms per step on normal data (default 0.01)",
+    )
+    mo.add_argument(
+        "--threshold", type=float, default=None, help="alarm threshold (skips calibration's choice)"
+    )
+    mo.add_argument(
+        "--calibrate",
+        default=None,
+        help="episode file of normal data (default: the run's validation episodes)",
+    )
+    mo.add_argument(
+        "--actions",
+        default=None,
+        help="actions for a frame directory (.csv or .npy, one row per frame)",
+    )
+    mo.add_argument("--follow", action="store_true", help="keep reading a growing CSV file")
+    mo.add_argument(
+        "--idle-exit",
+        type=float,
+        default=None,
+        help="with --follow: stop after this many seconds without a new row",
+    )
+    mo.add_argument(
+        "--cooldown", type=int, default=10, help="steps between repeated alerts (default 10)"
+    )
+    mo.add_argument(
+        "--out", default=None, help="append alerts to this JSONL file (default: stdout)"
+    )
+    mo.add_argument("--threads", type=int, default=1, help="CPU threads (default 1: one core)")
+    mo.add_argument(
+        "--columns", action="store_true", help="print the CSV columns the run expects and exit"
+    )
+    mo.add_argument("--device", default="cpu")
 
     pl = sub.add_parser(
         "plan", help="closed-loop planning toward goals of the run's world; writes plan.json"
@@ -230,6 +317,43 @@ def cmd_collect(a: argparse.Namespace) -> None:
     print(f"wrote {path}")
 
 
+def _names(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def cmd_import_table(a: argparse.Namespace) -> None:
+    from physjepa.data.episodes import EpisodeFile
+    from physjepa.data.tables import import_table
+
+    path = import_table(
+        a.src,
+        a.out,
+        obs=_names(a.obs),
+        action=_names(a.action),
+        episode=a.episode,
+        time=a.time,
+        state=_names(a.state),
+        overwrite=a.overwrite,
+        fps=a.fps,
+    )
+    with EpisodeFile(path) as f:
+        n_eps, n_rows, channels, fps = f.n_episodes, f.n_steps, len(f.sensor_names), f.fps
+    acts = (
+        "no actions (a zero action column)"
+        if not _names(a.action)
+        else f"{len(_names(a.action))} action(s)"
+    )
+    print(
+        f"wrote {path}: {n_eps} episode(s), {n_rows} rows, {channels} sensor channel(s), {acts}, fps {fps:g}"
+    )
+    if n_eps < 2:
+        print(
+            "note: training holds out the last episodes for evaluation and needs at least 2; "
+            "split the rows with --episode COLUMN"
+        )
+    print(f"train on it: physjepa train --data {path} --out runs/{path.stem} model.encoder=mlp")
+
+
 def cmd_inspect(a: argparse.Namespace) -> None:
     from physjepa.data.episodes import EpisodeFile
 
@@ -342,6 +466,86 @@ def cmd_plan(a: argparse.Namespace) -> None:
             f"{name:>7}: success {r['success_rate']:6.1%}  final distance {r['final_distance_mean']:.4f}  {ms_txt}"
         )
     print(f"wrote {Path(a.run) / 'plan.json'}")
+
+
+def cmd_forecast(a: argparse.Namespace) -> None:
+    from physjepa.eval.forecast import run_forecast
+
+    res = run_forecast(a.run, a.data, a.horizon, a.far, a.device)
+    m = res["metrics"]
+    print(
+        f"failure within {a.horizon} steps, {res['episodes']} held-out episodes "
+        f"({m['failures']} fail): AUROC {m['auroc']:.3f}; at {a.far:.0%} false alarms "
+        f"(threshold {m['threshold']:.3f}) median lead {m['lead_steps_median']:.0f} steps, "
+        f"warned {m['warned']:.0%} of failures"
+    )
+    print(f"wrote {Path(a.run) / 'forecast.json'}")
+
+
+def cmd_monitor(a: argparse.Namespace) -> None:
+    import json
+
+    import torch
+
+    from physjepa.eval.monitor import monitor
+    from physjepa.training.checkpoint import read_run_config
+
+    meta = read_run_config(a.run)
+    if a.columns:
+        data = meta["data"]
+        cols = data.get("obs_names") or ["(frames: a directory of .png/.npy)"]
+        print(",".join(cols + (data.get("action_names") or [])))
+        return
+    if a.source is None:
+        raise ValueError(
+            "--source is required: a CSV file, '-' for stdin, a frame directory or an .h5 file"
+        )
+    if a.threads < 1:
+        raise ValueError(f"--threads={a.threads} must be at least 1")
+    torch.set_num_threads(a.threads)
+    out = open(a.out, "a", encoding="utf-8") if a.out else sys.stdout  # noqa: SIM115
+
+    def emit(alert: dict) -> None:
+        out.write(json.dumps(alert) + "\n")
+        out.flush()
+
+    def bad(info: dict) -> None:
+        print(json.dumps(info), file=sys.stderr, flush=True)
+
+    try:
+        stats, cal = monitor(
+            a.run,
+            a.source,
+            emit,
+            bad,
+            a.far,
+            a.threshold,
+            a.calibrate,
+            a.actions,
+            a.follow,
+            a.idle_exit,
+            a.cooldown,
+            a.device,
+        )
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    print(
+        json.dumps(
+            {
+                "summary": True,
+                "rows": stats.rows,
+                "scored_steps": stats.scored,
+                "alerts": stats.alerts,
+                "skipped_rows": stats.skipped,
+                "threshold": round(cal.threshold, 6),
+                "far": cal.far,
+                "calibration_steps": cal.steps,
+                "rows_per_s": round(stats.rows_per_s, 1),
+            }
+        ),
+        file=sys.stderr,
+    )
 
 
 def cmd_report(a: argparse.Namespace) -> None:
@@ -471,11 +675,14 @@ def cmd_demo(a: argparse.Namespace) -> None:
 
 COMMANDS = {
     "collect": cmd_collect,
+    "import-table": cmd_import_table,
     "inspect": cmd_inspect,
     "worlds": cmd_worlds,
     "train": cmd_train,
     "eval": cmd_eval,
     "plan": cmd_plan,
+    "forecast": cmd_forecast,
+    "monitor": cmd_monitor,
     "report": cmd_report,
     "voe": cmd_voe,
     "voe-generate": cmd_voe_generate,
@@ -490,15 +697,15 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from physjepa.errors import USER_ERRORS
 
+    name = "voe generate" if args.command == "voe-generate" else args.command
     try:
         COMMANDS[args.command](args)
     except USER_ERRORS as e:
-        print(f"physjepa {args.command.replace('-', ' ')}: error: {e}", file=sys.stderr)
+        print(f"physjepa {name}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(
-            f"physjepa {args.command.replace('-', ' ')}: interrupted; files already written are "
-            "intact",
+            f"physjepa {name}: interrupted; files already written are intact",
             file=sys.stderr,
         )
         return 130

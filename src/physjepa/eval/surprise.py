@@ -83,18 +83,22 @@ def latent_surprise(
     eval mode."""
     if horizon > 1:
         return _rollout_surprise(model, z, a, h, horizon)
+    err = (predict_next(model, z, a, h) - z[1:]).pow(2).mean(dim=-1)  # (T-1,)
+    return torch.cat([err.new_zeros(1), err]).cpu()
+
+
+@torch.no_grad()
+def predict_next(model: WorldModel, z: torch.Tensor, a: torch.Tensor, h: int) -> torch.Tensor:
+    """Prediction of every frame but the first from the ``h`` frames before it (fewer at the
+    start): z (T, D), a (T, A) -> (T-1, D). The model must be in eval mode."""
     t = len(z)
     head = min(h, t - 1)
-    # the first steps: the predictor is frame-causal, so its output at position i
-    # predicts frame i+1 from frames 0..i
+    # the predictor is frame-causal: its output at position i predicts frame i+1 from 0..i
     pred = [model.predict_all(z[None, :head], a[None, :head])[0]]  # (head, D)
-    if t - 1 > head:  # then a sliding window of h frames, ending at i = h, ..., T-2
-        zw = torch.stack([z[i - h + 1 : i + 1] for i in range(h, t - 1)])  # (W, h, D)
-        aw = torch.stack([a[i - h + 1 : i + 1] for i in range(h, t - 1)])  # (W, h, A)
-        pred.append(model.predict_all(zw, aw)[:, -1])  # (W, D)
-    pred = torch.cat(pred)  # (T-1, D): prediction of frames 1..T-1
-    err = (pred - z[1:]).pow(2).mean(dim=-1)  # (T-1,)
-    return torch.cat([err.new_zeros(1), err]).cpu()
+    if t - 1 > head:  # then a sliding window of h frames ending at i = h, ..., T-2
+        idx = torch.arange(h, t - 1)[:, None] + torch.arange(-h + 1, 1)[None, :]  # (W, h)
+        pred.append(model.predict_all(z[idx], a[idx])[:, -1])  # (W, D)
+    return torch.cat(pred)
 
 
 def _rollout_surprise(

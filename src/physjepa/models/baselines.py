@@ -186,3 +186,72 @@ def next_step_surprise(
                 act = torch.cat([act[:, 1:], pad_act[ends + h + j][:, None]], dim=1)
         err[targets] = model.error(pred, model.target(obs[targets]))
     return err
+
+
+# -- per-step anomaly baselines (no dynamics): how unusual is this one reading? -------------
+class ZScoreDetector:
+    """Per-channel z-score: score = the largest ``|x_c - mean_c| / std_c`` over channels."""
+
+    def __init__(self, x: np.ndarray):
+        x = np.asarray(x, np.float64)
+        self.mean, std = x.mean(0), x.std(0)
+        self.std = np.where(std > 1e-12, std, 1.0)
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        """x (T, C) -> (T,)"""
+        return np.abs((np.asarray(x, np.float64) - self.mean) / self.std).max(1)
+
+
+class VectorAutoencoder(nn.Module):
+    """A reconstruction autoencoder for sensor vectors: standardised input -> MLP -> a
+    narrow code -> MLP -> input; score = mean squared reconstruction error (standard units).
+    ``hidden=256`` matches the width of the world model's MLP encoder."""
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray, hidden: int = 256, code: int = 0):
+        super().__init__()
+        c = len(mean)
+        code = code or max(2, c // 2)
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        std = torch.as_tensor(std, dtype=torch.float32)
+        self.register_buffer("std", torch.where(std > 1e-8, std, torch.ones_like(std)))
+        self.net = nn.Sequential(
+            nn.Linear(c, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
+            nn.Linear(hidden, code), nn.GELU(),
+            nn.Linear(code, hidden), nn.GELU(), nn.Linear(hidden, c),
+        )  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (N, C) -> per-row reconstruction error (N,)."""
+        xn = (x.float() - self.mean) / self.std
+        return (self.net(xn) - xn).pow(2).mean(1)
+
+    @torch.no_grad()
+    def score(self, x: np.ndarray) -> np.ndarray:
+        self.eval()
+        return self(torch.from_numpy(np.asarray(x, np.float32))).numpy()
+
+
+def fit_autoencoder(
+    x: np.ndarray, steps: int = 2000, batch_size: int = 256, lr: float = 1e-3, seed: int = 0
+) -> tuple[VectorAutoencoder, list[float]]:
+    """Train a :class:`VectorAutoencoder` on normal rows ``x (N, C)``; returns it and the
+    loss of every step."""
+    x = np.asarray(x, np.float32)
+    torch.manual_seed(seed)
+    model = VectorAutoencoder(x.mean(0), x.std(0))
+    data = torch.from_numpy(x)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1))
+    losses = []
+    model.train()
+    for _ in range(steps):
+        idx = torch.randint(len(data), (batch_size,), generator=gen)
+        loss = model(data[idx]).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+    model.eval()
+    return model, losses

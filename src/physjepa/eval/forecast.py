@@ -1,0 +1,201 @@
+"""Failure early warning: will the beam fail within the next K steps under the planned load?
+
+From a run trained on a world whose state has a ``failed`` flag (the ``beam``):
+
+1. a *failure head* (logistic regression on single embeddings) is fitted on the run's
+   training episodes: embedding -> P(failed);
+2. at every step t of a stream, the model rolls the latents of the last ``history`` frames
+   forward under the planned actions ``a[t..t+K-1]`` (the load the operator intends; at the
+   end of a recording the last action is held), and the warning score is the largest
+   P(failed) over the current and the K predicted embeddings;
+3. metrics on held-out episodes: AUROC of the score for "fails within (t, t+K]" against "does
+   not", over every step before failure, and the lead time (steps from the first alarm in
+   the K steps before the failure to the failure) at a threshold set for a fixed false-alarm
+   rate on the steps that were not followed by a failure within K.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from physjepa.data.episodes import EpisodeFile, split_episodes
+from physjepa.eval.rollout import EncodedEpisode, encode_episodes
+from physjepa.eval.surprise import auroc
+from physjepa.fileio import atomic_write_text
+from physjepa.models.world_model import WorldModel
+from physjepa.training.checkpoint import load_run, sha256_file
+
+
+@dataclass
+class FailureHead:
+    """Logistic regression on standardised embeddings: z (N, D) -> P(failed) (N,)."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+    weight: torch.Tensor
+    bias: torch.Tensor
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(((z - self.mean) / self.std) @ self.weight + self.bias)
+
+
+def failed_column(state_spec: list[tuple[str, tuple[int, ...]]]) -> int:
+    """Index of the ``failed`` flag in the flattened state vector."""
+    i = 0
+    for name, shape in state_spec:
+        if name == "failed":
+            return i
+        i += int(np.prod(shape))
+    raise ValueError(
+        "the run's data has no 'failed' state to learn failure from; train on 'beam' episodes "
+        "(physjepa collect --world beam --policy scripted)"
+    )
+
+
+def fit_failure_head(
+    episodes: list[EncodedEpisode], column: int, steps: int = 300, l2: float = 1e-3, seed=0
+) -> FailureHead:
+    """Fit P(failed | z) on every step of ``episodes`` (full-batch Adam, class-balanced)."""
+    z = torch.cat([e.z for e in episodes]).float()  # (N, D)
+    y = torch.from_numpy(np.concatenate([e.state[:, column] for e in episodes])).float()
+    if y.min() == y.max():
+        raise ValueError(
+            "the training episodes never fail (or always have): collect loading histories "
+            "that break some beams, e.g. --policy scripted"
+        )
+    mean, std = z.mean(0), z.std(0) + 1e-6
+    x = (z - mean) / std
+    gen = torch.Generator().manual_seed(seed)
+    w = (0.01 * torch.randn(z.shape[1], generator=gen)).requires_grad_()
+    b = torch.zeros((), requires_grad=True)
+    pos = y.mean()
+    weight = torch.where(y > 0.5, 0.5 / pos, 0.5 / (1 - pos))  # balanced classes
+    opt = torch.optim.Adam([w, b], lr=0.05)
+    for _ in range(steps):
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(x @ w + b, y, weight)
+        loss = loss + l2 * w.pow(2).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return FailureHead(mean, std, w.detach(), b.detach())
+
+
+@torch.no_grad()
+def warning_scores(
+    model: WorldModel, head: FailureHead, ep: EncodedEpisode, horizon: int
+) -> np.ndarray:
+    """Warning score at every step of one episode (T,): max P(failed) over the current and
+    the ``horizon`` rolled-out embeddings. Steps before a full history use the first frame
+    repeated (zero actions), as surprise does."""
+    model.eval()
+    z, a = ep.z, ep.action
+    t, h = len(z), model.history
+    zp = torch.cat([z[:1].expand(h - 1, -1), z])  # frame j at row j + h - 1
+    ap = torch.cat([a.new_zeros(h - 1, a.shape[1]), a])
+    a_pad = torch.cat([a, a[-1:].expand(horizon, -1)])  # the last action held after the end
+    rows = torch.arange(t)[:, None] + torch.arange(h)[None, :]  # (T, h) padded context rows
+    plan = torch.stack([a_pad[i : i + horizon] for i in range(t)])[:, None]  # (T, 1, K, A)
+    scores = []
+    for lo in range(0, t, 256):
+        sl = slice(lo, lo + 256)
+        zr = model.rollout(zp[rows[sl]], plan[sl], ap[rows[sl, :-1]])[:, 0]  # (b, K, D)
+        p = head(torch.cat([z[sl, None], zr], 1).float())  # (b, K+1)
+        scores.append(p.max(1).values)
+    return torch.cat(scores).numpy()
+
+
+def warning_labels(failed: np.ndarray, horizon: int) -> np.ndarray:
+    """Per step: 1 if the first failure comes within (t, t+K], 0 if not, -1 once failed."""
+    failed = np.asarray(failed) > 0.5
+    t = len(failed)
+    first = int(np.argmax(failed)) if failed.any() else None
+    y = np.zeros(t, np.int8)
+    if first is not None:
+        y[first:] = -1
+        y[max(0, first - horizon) : first] = 1
+    return y
+
+
+def warning_metrics(
+    scores: list[np.ndarray], labels: list[np.ndarray], far: float = 0.01
+) -> dict[str, float]:
+    """AUROC over steps, and lead times at a threshold exceeded by ``far`` of the negative
+    steps. Lead = failure step minus the first alarm within the K steps before it (0 if none
+    came): an alarm earlier than that is a false alarm, not an early warning."""
+    s, y = np.concatenate(scores), np.concatenate(labels)
+    pos, neg = s[y == 1], s[y == 0]
+    threshold = float(np.quantile(neg, 1.0 - far, method="higher"))
+    leads = []
+    for sc, lab in zip(scores, labels):
+        if not (lab == -1).any():
+            continue
+        first = int(np.argmax(lab == -1))
+        alarms = np.flatnonzero((sc > threshold) & (lab == 1))
+        leads.append(first - int(alarms[0]) if len(alarms) else 0)
+    return {
+        "auroc": auroc(pos, neg),
+        "threshold": threshold,
+        "far": far,
+        "lead_steps_median": float(np.median(leads)) if leads else float("nan"),
+        "warned": float(np.mean([x > 0 for x in leads])) if leads else float("nan"),
+        "failures": len(leads),
+        "steps_positive": int(len(pos)),
+        "steps_negative": int(len(neg)),
+        "false_alarm_rate": float((neg > threshold).mean()),
+    }
+
+
+def run_forecast(
+    run_dir: str | Path,
+    data_path: str | Path | None = None,
+    horizon: int = 20,
+    far: float = 0.01,
+    device: str = "cpu",
+) -> dict:
+    """``physjepa forecast``: fit the failure head on the run's training episodes, score the
+    held-out episodes (the run's validation split, or every episode of ``data_path``), and
+    write ``forecast.json`` with the metrics and every episode's scores."""
+    if not isinstance(horizon, int) or not 1 <= horizon <= 200:
+        raise ValueError(f"--horizon={horizon!r} must be an integer in [1, 200] (model steps)")
+    if not 0.0 < far < 1.0:
+        raise ValueError(f"--far={far!r} must be a rate in (0, 1), e.g. 0.01")
+    t0 = time.time()
+    run_dir = Path(run_dir)
+    model, cfg, meta = load_run(run_dir, device)
+    obs_key = meta["data"].get("obs_key", "pixels")
+    k = cfg.data.frameskip
+    with EpisodeFile(meta["data"]["path"]) as file:
+        column = failed_column(file.state_spec)
+        train_eps, val_eps = split_episodes(file.n_episodes, cfg.data.val_fraction)
+        train = encode_episodes(model, file, train_eps, k, obs_key, device)
+        if data_path is None:
+            test = encode_episodes(model, file, val_eps, k, obs_key, device)
+    if data_path is not None:
+        with EpisodeFile(data_path) as file:
+            if failed_column(file.state_spec) != column:
+                raise ValueError(f"{data_path} has another state layout than the run's data")
+            test = encode_episodes(model, file, np.arange(file.n_episodes), k, obs_key, device)
+    head = fit_failure_head([e for e in train if e.state is not None], column)
+    scores = [warning_scores(model, head, e, horizon) for e in test]
+    labels = [warning_labels(e.state[:, column], horizon) for e in test]
+    metrics = warning_metrics(scores, labels, far)
+    result = {
+        "horizon": horizon,
+        "far": far,
+        "data": str(data_path or meta["data"]["path"]),
+        "heldout": "every episode" if data_path else "the run's validation episodes",
+        "episodes": len(test),
+        "checkpoint_sha256": sha256_file(run_dir / "model.safetensors"),
+        "metrics": metrics,
+        "scores": [np.round(s, 4).tolist() for s in scores],
+        "failed_at": [int(np.argmax(lab == -1)) if (lab == -1).any() else None for lab in labels],
+        "seconds": round(time.time() - t0, 2),
+    }
+    atomic_write_text(run_dir / "forecast.json", json.dumps(result))
+    return result

@@ -1,0 +1,329 @@
+"""``physjepa monitor``: streaming surprise over a recorded or live stream, with alerts.
+
+Sources (what ``--source`` points at):
+
+- a CSV file, or ``-`` for stdin: a header naming the run's observation channels and its
+  action columns (``physjepa monitor RUN --columns`` lists them), then one row per time step;
+  with ``follow`` the file is watched for new rows (a live log);
+- a directory of frames (``*.png`` or ``*.npy``, in name order), with actions from an
+  optional CSV / ``.npy`` file (zeros otherwise: the model is told nothing was done);
+- an episode file (``.h5``): its episodes one after the other, each a fresh stream.
+
+Rows are scored in micro-batches of whatever has arrived (at most ``batch``), so a fast
+stream is scored at full speed and a slow one row by row. A malformed row (wrong field
+count, a value that is not a finite number) is reported on the ``bad`` callback and skipped:
+never fatal. Each alert is one JSON object: the step, the row, its surprise, the threshold,
+and the channels (or image regions) that contributed most.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import select
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from physjepa.data.episodes import DataError, EpisodeFile
+from physjepa.eval.anomaly import Calibration, StreamingSurprise, attribute
+
+Chunk = tuple[np.ndarray, np.ndarray, list[int], object]  # obs, actions, line numbers, stream id
+
+
+@dataclass
+class MonitorStats:
+    rows: int = 0
+    scored: int = 0
+    alerts: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    max_surprise: float = 0.0
+    alert_rows: list[int] = field(default_factory=list)
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+def run_monitor(
+    stream: StreamingSurprise,
+    chunks: Iterator[Chunk],
+    calibration: Calibration,
+    names: list[str] | None,
+    emit: Callable[[dict], None],
+    cooldown: int = 10,
+    make_stream: Callable[[], StreamingSurprise] | None = None,
+) -> MonitorStats:
+    """Score ``chunks`` and ``emit`` an alert for each step above the threshold (at most one
+    per ``cooldown`` steps while the surprise stays high)."""
+    stats = MonitorStats()
+    t0 = time.perf_counter()
+    current, quiet_until = None, -1
+    for obs, act, lines, sid in chunks:
+        if sid != current:  # a new stream (episode): fresh context
+            if current is not None and make_stream is not None:
+                stream = make_stream()
+            current, quiet_until = sid, -1
+        rows, scores = stream.push(obs, act)
+        stats.rows += len(obs)
+        stats.scored += int(np.isfinite(scores).sum())
+        over = np.flatnonzero(np.nan_to_num(scores, nan=-np.inf) > calibration.threshold)
+        for i in over:
+            step = int(rows[i]) // stream.k
+            if step < quiet_until:
+                continue
+            quiet_until = step + cooldown
+            top = attribute(stream, int(i), calibration.obs_mean, names)
+            alert = {
+                "step": step,
+                "row": int(rows[i]),
+                "line": lines[int(rows[i]) - (stream.rows - len(obs))],
+                "surprise": round(float(scores[i]), 6),
+                "threshold": round(calibration.threshold, 6),
+                "top": top,
+            }
+            if sid is not None:
+                alert["stream"] = sid
+            stats.alerts += 1
+            stats.alert_rows.append(int(rows[i]))
+            emit(alert)
+        if len(scores) and np.isfinite(scores).any():
+            stats.max_surprise = max(stats.max_surprise, float(np.nanmax(scores)))
+    stats.seconds = time.perf_counter() - t0
+    return stats
+
+
+# -- sources ---------------------------------------------------------------------------------
+def csv_chunks(
+    source: str,
+    obs_names: list[str],
+    action_names: list[str],
+    bad: Callable[[dict], None],
+    batch: int = 256,
+    follow: bool = False,
+    idle_exit: float | None = None,
+) -> Iterator[Chunk]:
+    """Rows of a CSV file (or stdin for ``-``) as chunks of at most ``batch`` rows."""
+    f = sys.stdin if source == "-" else open(source, newline="", encoding="utf-8")  # noqa: SIM115
+    try:
+        header_line = f.readline()
+        if not header_line:
+            raise DataError(f"{source} is empty: the first line must name the columns")
+        header = [h.strip() for h in next(csv.reader([header_line]))]
+        missing = [c for c in obs_names + action_names if c not in header]
+        if missing:
+            raise DataError(
+                f"{source}: the header lacks column(s) {missing}; the run observes {obs_names} "
+                f"and acts with {action_names} (see 'physjepa monitor RUN --columns')"
+            )
+        o_idx = [header.index(c) for c in obs_names]
+        a_idx = [header.index(c) for c in action_names]
+        width = len(header)
+        line_no, obs, act, lines = 1, [], [], []
+        idle_since = time.monotonic()
+        while True:
+            line = f.readline()
+            if not line:
+                if obs:
+                    yield np.asarray(obs, np.float32), np.asarray(act, np.float32), lines, None
+                    obs, act, lines = [], [], []
+                if not follow:
+                    return
+                if idle_exit is not None and time.monotonic() - idle_since > idle_exit:
+                    return
+                time.sleep(0.05)
+                continue
+            idle_since = time.monotonic()
+            if not line.endswith("\n") and follow and source != "-":
+                # a row still being written: wait for the rest of it
+                pos = f.tell() - len(line.encode("utf-8"))
+                time.sleep(0.05)
+                f.seek(pos)
+                continue
+            line_no += 1
+            if not line.strip():
+                continue
+            fields = next(csv.reader([line]))
+            row = _parse(fields, width, o_idx, a_idx)
+            if isinstance(row, str):
+                bad({"skipped_line": line_no, "reason": row})
+            else:
+                obs.append(row[0])
+                act.append(row[1])
+                lines.append(line_no)
+            if len(obs) >= batch or (obs and not _more_ready(f)):
+                yield np.asarray(obs, np.float32), np.asarray(act, np.float32), lines, None
+                obs, act, lines = [], [], []
+    finally:
+        if f is not sys.stdin:
+            f.close()
+
+
+def _parse(fields: list[str], width: int, o_idx: list[int], a_idx: list[int]):
+    """(obs, action) of one CSV row, or a string saying why the row is malformed."""
+    if len(fields) != width:
+        return f"{len(fields)} fields, the header has {width}"
+    try:
+        o = [float(fields[i]) for i in o_idx]
+        a = [float(fields[i]) for i in a_idx]
+    except ValueError:
+        return "a value is not a number"
+    if not all(map(np.isfinite, o + a)):
+        return "NaN or inf"
+    return o, a
+
+
+def _more_ready(f: io.TextIOBase) -> bool:
+    """Whether more input can be read now without waiting (always for regular files)."""
+    try:
+        return bool(select.select([f], [], [], 0)[0])
+    except (ValueError, OSError, io.UnsupportedOperation):
+        return True
+
+
+def frame_chunks(
+    directory: Path, action_dim: int, actions: str | None, batch: int = 256
+) -> Iterator[Chunk]:
+    """Frames ``*.png`` / ``*.npy`` of a directory in name order, with their actions."""
+    files = sorted(p for p in directory.iterdir() if p.suffix.lower() in (".png", ".npy"))
+    if not files:
+        raise DataError(f"{directory} holds no .png or .npy frames")
+    acts = _load_actions(actions, len(files), action_dim)
+    for lo in range(0, len(files), batch):
+        part = files[lo : lo + batch]
+        frames = np.stack([_read_frame(p) for p in part])
+        yield frames, acts[lo : lo + len(part)], [lo + i + 1 for i in range(len(part))], None
+
+
+def _read_frame(path: Path) -> np.ndarray:
+    if path.suffix.lower() == ".npy":
+        x = np.load(path, allow_pickle=False)
+    else:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            x = np.asarray(im.convert("RGB"))
+    if x.ndim != 3 or x.shape[-1] != 3:
+        raise DataError(f"{path}: a frame must be (H, W, 3), got shape {x.shape}")
+    return x.astype(np.uint8)
+
+
+def _load_actions(path: str | None, n: int, dim: int) -> np.ndarray:
+    if path is None:
+        return np.zeros((n, dim), np.float32)
+    if path.endswith(".npy"):
+        a = np.load(path, allow_pickle=False)
+    else:
+        a = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float32)
+    a = np.asarray(a, np.float32)
+    if a.shape != (n, dim) or not np.isfinite(a).all():
+        raise DataError(
+            f"{path}: actions must be ({n}, {dim}) finite numbers, one row per frame; got {a.shape}"
+        )
+    return a
+
+
+def episode_chunks(path: str, obs_key: str, batch: int = 256) -> Iterator[Chunk]:
+    """Every episode of an episode file, each its own stream."""
+    with EpisodeFile(path) as f:
+        if not f.has(obs_key):
+            raise DataError(f"{path} has no {obs_key!r} column, which the run observes")
+        for e in range(f.n_episodes):
+            ep = f.episode(e)
+            for lo in range(0, len(ep["action"]), batch):
+                o, a = ep[obs_key][lo : lo + batch], ep["action"][lo : lo + batch]
+                yield o, a, list(range(lo, lo + len(o))), e
+
+
+def open_source(
+    source: str,
+    obs_key: str,
+    obs_names: list[str],
+    action_names: list[str],
+    bad: Callable[[dict], None],
+    actions: str | None = None,
+    follow: bool = False,
+    idle_exit: float | None = None,
+) -> Iterator[Chunk]:
+    """The chunk iterator for ``source`` (see the module docstring)."""
+    if source != "-" and not os.path.exists(source):
+        raise FileNotFoundError(f"{source} does not exist")
+    if source != "-" and Path(source).is_dir():
+        if obs_key != "pixels":
+            raise DataError(f"{source} is a directory of frames, but the run observes {obs_key}")
+        return frame_chunks(Path(source), len(action_names), actions)
+    if source.endswith((".h5", ".hdf5")):
+        return episode_chunks(source, obs_key)
+    if obs_key == "pixels":
+        raise DataError(
+            f"{source}: a run on pixels reads frames from a directory or an episode file"
+        )
+    return csv_chunks(source, obs_names, action_names, bad, follow=follow, idle_exit=idle_exit)
+
+
+def monitor(
+    run_dir: str | Path,
+    source: str,
+    emit: Callable[[dict], None],
+    bad: Callable[[dict], None],
+    far: float = 0.01,
+    threshold: float | None = None,
+    calibrate_on: str | None = None,
+    actions: str | None = None,
+    follow: bool = False,
+    idle_exit: float | None = None,
+    cooldown: int = 10,
+    device: str = "cpu",
+) -> tuple[MonitorStats, Calibration]:
+    """``physjepa monitor``: calibrate (on the run's validation episodes, or on the normal
+    episodes of ``calibrate_on``), then stream ``source`` and emit alerts."""
+    from physjepa.data.episodes import split_episodes
+    from physjepa.eval.anomaly import calibrate, threshold_at
+    from physjepa.training.checkpoint import load_run
+
+    if not isinstance(cooldown, int) or cooldown < 1:
+        raise ValueError(f"--cooldown={cooldown!r} must be an integer >= 1 (steps)")
+    if threshold is not None and not np.isfinite(threshold):
+        raise ValueError(f"--threshold={threshold!r} must be a finite number")
+    threshold_at([0.0], far)  # checks far before any work
+    model, cfg, meta = load_run(run_dir, device)
+    data = meta["data"]
+    obs_key = data.get("obs_key", "pixels")
+    k = cfg.data.frameskip
+    with EpisodeFile(calibrate_on or data["path"]) as f:
+        if not f.has(obs_key):
+            raise DataError(f"{f.path} has no {obs_key!r} column to calibrate on")
+        eps = (
+            np.arange(f.n_episodes)
+            if calibrate_on
+            else split_episodes(f.n_episodes, cfg.data.val_fraction)[1]
+        )
+        normal = [(ep[obs_key], ep["action"]) for ep in map(f.episode, map(int, eps))]
+    cal = calibrate(model, normal, far, k)
+    if threshold is not None:
+        cal.threshold = float(threshold)
+    names = data.get("obs_names")
+    raw_dim = int(meta["spec"]["action_dim"]) // k
+    action_names = data.get("action_names") or [f"action_{i}" for i in range(raw_dim)]
+    skipped = []
+
+    def skip(info: dict) -> None:
+        skipped.append(info)
+        bad(info)
+
+    chunks = open_source(
+        source, obs_key, names or [], action_names, skip, actions, follow, idle_exit
+    )
+
+    def fresh() -> StreamingSurprise:
+        return StreamingSurprise(model, k, device=device)
+
+    stats = run_monitor(fresh(), chunks, cal, names, emit, cooldown, fresh)
+    stats.skipped = len(skipped)
+    return stats, cal

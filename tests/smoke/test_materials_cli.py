@@ -1,0 +1,158 @@
+"""Beam and reaction worlds end to end: collect -> train on sensor vectors -> forecast ->
+monitor a stream with malformed rows and an injected fault (file, stdin, a growing file)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from test_cli import TIMEOUT, assert_one_line_error, cli, train_cli
+
+from physjepa.data.episodes import EpisodeFile
+from physjepa.worlds import make
+
+ONSET = 45
+
+
+@pytest.fixture(scope="module")
+def beam_run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("beam")
+    proc = cli("collect", "--world", "beam", "--episodes", "16", "--steps", "60",
+               "--policy", "scripted", "--out", "beam.h5", cwd=d)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    proc = train_cli("beam.h5", "model.encoder=mlp", "train.steps=60", cwd=d)
+    assert proc.returncode == 0, proc.stderr
+    return d
+
+
+def test_collected_sensors_and_the_run_observes_them(beam_run):
+    with EpisodeFile(beam_run / "beam.h5") as f:
+        assert f.columns["sensors"][0] == (16 * 60, 9)
+        assert f.sensor_names == list(make("beam").sensor_names)
+        assert "failed" in dict(f.state_spec)
+    meta = json.loads((beam_run / "r" / "config.json").read_text())
+    assert meta["data"]["obs_key"] == "sensors"
+    assert meta["data"]["obs_names"][-1] == "acoustic"
+    proc = cli("eval", "r", "--no-viewer", cwd=beam_run)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_forecast_writes_metrics(beam_run):
+    proc = cli("forecast", "r", "--horizon", "10", cwd=beam_run)
+    assert proc.returncode == 0, proc.stderr
+    assert "AUROC" in proc.stdout
+    res = json.loads((beam_run / "r" / "forecast.json").read_text())
+    assert res["horizon"] == 10 and len(res["scores"]) == res["episodes"] >= 1
+    assert 0.0 <= res["metrics"]["auroc"] <= 1.0 or res["metrics"]["failures"] == 0
+
+
+def _stream_csv(run_dir, path, bad_rows=True):
+    """A normal beam stream whose gauge 2 starts drifting hard at row ONSET, with malformed
+    rows mixed in; returns the number of good rows."""
+    columns = cli("monitor", "r", "--columns", cwd=run_dir).stdout.strip()
+    world = make("beam", fault=["drift", ONSET, 2, 0.05])
+    world.reset(seed=123)
+    rng = np.random.default_rng(0)
+    lines = [columns]
+    for t in range(70):
+        a = world.scripted_action(rng)
+        lines.append(",".join(f"{v:.7g}" for v in [*world.sensors(), *a]))
+        world.step(a)
+        if bad_rows and t in (10, 30):
+            lines.append("1,2,three")  # too few fields and not a number
+            lines.append(",".join(["nan"] * len(columns.split(","))))
+    path.write_text("\n".join(lines) + "\n")
+    return 70
+
+
+def _check_alerts(stdout, good_rows):
+    alerts = [json.loads(line) for line in stdout.splitlines() if line.strip()]
+    assert alerts, "no alert for a gauge drifting 5 standard deviations per step"
+    hit = [a for a in alerts if a["row"] >= ONSET]
+    assert hit and hit[0]["row"] <= ONSET + 3  # found within a few steps
+    assert hit[0]["surprise"] > hit[0]["threshold"]
+    assert hit[0]["top"][0]["channel"] == "gauge_top_3"  # channel 2 is the drifting one
+    return alerts
+
+
+def test_monitor_streams_a_file_skips_bad_rows_and_flags_the_fault(beam_run):
+    good = _stream_csv(beam_run, beam_run / "stream.csv")
+    proc = cli("monitor", "r", "--source", "stream.csv", "--far", "0.001", cwd=beam_run)
+    assert proc.returncode == 0, proc.stderr
+    _check_alerts(proc.stdout, good)
+    err = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    skipped = [e for e in err if "skipped_line" in e]
+    assert len(skipped) == 4 and {e["reason"] for e in skipped} == {
+        "3 fields, the header has 11",
+        "NaN or inf",
+    }
+    summary = err[-1]
+    assert summary["rows"] == good and summary["skipped_rows"] == 4  # it kept running
+    assert summary["rows_per_s"] > 0
+
+
+def test_monitor_reads_stdin_and_follows_a_growing_file(beam_run):
+    good = _stream_csv(beam_run, beam_run / "stream.csv", bad_rows=False)
+    text = (beam_run / "stream.csv").read_text()
+    proc = subprocess.run(
+        [sys.executable, "-m", "physjepa", "monitor", "r", "--source", "-", "--far", "0.001"],
+        input=text, cwd=beam_run, capture_output=True, text=True, timeout=TIMEOUT,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    _check_alerts(proc.stdout, good)
+
+    # a live log: rows appended while the monitor watches the file
+    live = beam_run / "live.csv"
+    lines = text.splitlines(keepends=True)
+    live.write_text("".join(lines[:20]))
+
+    def writer():
+        time.sleep(1.0)
+        with open(live, "a") as f:
+            for line in lines[20:]:
+                f.write(line)
+                f.flush()
+                time.sleep(0.01)
+
+    th = threading.Thread(target=writer)
+    th.start()
+    proc = cli("monitor", "r", "--source", "live.csv", "--far", "0.001", "--follow",
+               "--idle-exit", "8", cwd=beam_run)  # fmt: skip
+    th.join()
+    assert proc.returncode == 0, proc.stderr
+    _check_alerts(proc.stdout, good)
+    assert json.loads(proc.stderr.splitlines()[-1])["rows"] == good
+
+
+def test_monitor_and_forecast_bad_input(beam_run):
+    (beam_run / "wrong.csv").write_text("a,b\n1,2\n")
+    assert_one_line_error(
+        cli("monitor", "r", "--source", "wrong.csv", cwd=beam_run), "monitor", "lacks column"
+    )
+    assert_one_line_error(
+        cli("monitor", "r", "--source", "nope.csv", cwd=beam_run), "monitor", "does not exist"
+    )
+    assert_one_line_error(
+        cli("monitor", "r", "--source", "beam.h5", "--far", "2", cwd=beam_run), "monitor", "--far"
+    )
+    assert_one_line_error(
+        cli("forecast", "r", "--horizon", "0", cwd=beam_run), "forecast", "--horizon"
+    )
+
+
+def test_forecast_refuses_a_world_without_failure(tmp_path):
+    proc = cli("collect", "--world", "reaction", "--episodes", "4", "--steps", "20",
+               "--policy", "scripted", "--out", "re.h5", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    with EpisodeFile(tmp_path / "re.h5") as f:
+        assert f.columns["sensors"][0] == (80, 8)
+    assert train_cli("re.h5", "model.encoder=mlp", cwd=tmp_path).returncode == 0
+    assert_one_line_error(cli("forecast", "r", cwd=tmp_path), "forecast", "failed")
+    # and an encoder that does not suit the observed column
+    proc = train_cli("re.h5", "data.obs=sensors", out="r2", cwd=tmp_path)
+    assert_one_line_error(proc, "train", "data.obs='sensors'", "model.encoder=mlp")

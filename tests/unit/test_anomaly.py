@@ -1,0 +1,135 @@
+"""Streaming surprise equals offline surprise; calibration, attribution and fault metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from physjepa.config import load_preset
+from physjepa.eval.anomaly import (
+    StreamingSurprise,
+    attribute,
+    calibrate,
+    episode_surprise,
+    fault_metrics,
+    threshold_at,
+)
+from physjepa.eval.forecast import failed_column, warning_labels, warning_metrics
+from physjepa.models.baselines import ZScoreDetector, fit_autoencoder
+from physjepa.models.world_model import ModelSpec, build_world_model
+
+
+def _model(channels=5, action=2, frameskip=1, seed=0, noise=0.05):
+    torch.manual_seed(seed)
+    cfg = load_preset("debug", ["model.encoder=mlp"])
+    model = build_world_model(cfg.model, ModelSpec((channels,), action * frameskip, 2))
+    # noise > 0: a predictor that is not the identity, so context and actions matter
+    with torch.no_grad():
+        for p in model.predictor.parameters():
+            p.add_(noise * torch.randn_like(p))
+    return model.eval()
+
+
+def _stream(t=40, channels=5, action=2, seed=0):
+    rng = np.random.default_rng(seed)
+    obs = np.cumsum(rng.normal(size=(t, channels)), 0).astype(np.float32)
+    return obs, rng.uniform(-1, 1, (t, action)).astype(np.float32)
+
+
+@pytest.mark.parametrize("frameskip", [1, 2, 3])
+def test_streaming_surprise_equals_offline_whatever_the_batching(frameskip):
+    model = _model(frameskip=frameskip)
+    obs, act = _stream(41)
+    offline = episode_surprise(model, obs, act, frameskip)
+    for sizes in ([1], [5], [7, 1, 3], [41]):
+        stream = StreamingSurprise(model, frameskip)
+        got, rows, i, j = [], [], 0, 0
+        while i < len(obs):
+            n = sizes[j % len(sizes)]
+            r, s = stream.push(obs[i : i + n], act[i : i + n])
+            got.append(s)
+            rows.append(r)
+            i, j = i + n, j + 1
+        got = np.concatenate(got)
+        steps = -(-len(obs) // frameskip)  # a stream scores a step once its frame arrives
+        assert np.array_equal(np.concatenate(rows), np.arange(steps) * frameskip)
+        assert np.isnan(got[0]) and np.isnan(offline[0])
+        n = len(offline)  # offline drops a last step whose action block is incomplete
+        np.testing.assert_allclose(got[1:n], offline[1:], rtol=1e-4, atol=1e-7)
+    assert len(stream._z) <= model.history  # bounded memory
+
+
+def test_threshold_and_calibration():
+    s = np.concatenate([[np.nan], np.arange(1000.0)])
+    assert threshold_at(s, 0.01) == 990.0
+    with pytest.raises(ValueError, match="far"):
+        threshold_at(s, 1.5)
+    model = _model()
+    cal = calibrate(model, [_stream(seed=i) for i in range(4)], far=0.05)
+    assert cal.steps == 4 * 39
+    assert (cal.scores[np.isfinite(cal.scores)] > cal.threshold).mean() <= 0.05
+
+
+def test_attribution_names_the_channel_that_jumped():
+    model = _model(noise=0.0)  # the untrained predictor carries the last embedding forward
+    obs = np.zeros((12, 5), np.float32)
+    act = np.zeros((12, 2), np.float32)
+    obs[-1, 3] = 25.0  # one channel jumps at the last step
+    stream = StreamingSurprise(model)
+    _, scores = stream.push(obs, act)
+    assert scores[-1] > 10 * np.nanmax(scores[:-1])
+    top = attribute(stream, len(obs) - 1, np.zeros(5, np.float32), list("abcde"))
+    assert top[0]["channel"] == "d" and top[0]["share"] > 0.5
+    # images: the region that changed
+    cfg = load_preset("debug")
+    torch.manual_seed(0)
+    pix = build_world_model(cfg.model, ModelSpec((16, 16, 3), 2, 2)).eval()
+    frames = np.full((6, 16, 16, 3), 100, np.uint8)
+    frames[-1, 12:16, 0:4] = 255
+    stream = StreamingSurprise(pix)
+    stream.push(frames, np.zeros((6, 2), np.float32))
+    top = attribute(stream, 5, np.full((16, 16, 3), 100.0, np.float32))
+    assert top[0]["region"] == [12, 0, 16, 4]
+
+
+def test_fault_metrics_on_hand_built_scores():
+    normal = [np.full(50, 1.0) for _ in range(4)]
+    faulted = [np.full(50, 1.0) for _ in range(4)]
+    for f, delay in zip(faulted, (0, 2, 5, 30)):
+        f[20 + delay :] = 9.0  # the last one shows only after the window
+    normal[0][40] = 9.0  # one false alarm
+    m = fault_metrics(normal, faulted, [20] * 4, threshold=5.0, window=10, fps=1.0)
+    assert m["auroc"] == pytest.approx((3 + 0.5) / 4 * 1.0 - 0.0, abs=0.2)
+    assert m["detected"] == 0.75
+    assert m["delay_median"] == 3.5  # 0, 2, 5 and 10 (missed: the window)
+    assert m["false_alarms_per_hour"] == pytest.approx(1 / (200 / 3600))
+
+
+def test_baselines_score_unusual_rows_higher():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3000, 6)) @ rng.normal(size=(6, 6))  # correlated channels
+    z = ZScoreDetector(x)
+    odd = x[:50].copy()
+    odd[:, 2] += 8 * x[:, 2].std()
+    assert (z.score(odd) > z.score(x[:50])).mean() > 0.95
+    ae, losses = fit_autoencoder(x, steps=400)
+    assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:20])  # it learned to reconstruct
+    assert ae.score(odd).mean() > 3 * ae.score(x[:50]).mean()
+
+
+def test_warning_labels_and_metrics():
+    y = warning_labels(np.array([0, 0, 0, 0, 0, 1, 1], float), horizon=2)
+    assert y.tolist() == [0, 0, 0, 1, 1, -1, -1]
+    assert warning_labels(np.zeros(4), 3).tolist() == [0, 0, 0, 0]
+    # a score that rises 3 steps before failure: perfect AUROC, lead = horizon (3)
+    fail = np.array([0] * 10 + [1] * 5, float)
+    score = np.array([0.1] * 7 + [0.9] * 8)
+    calm = np.full(15, 0.1) + np.linspace(0, 0.01, 15)
+    m = warning_metrics(
+        [score, calm], [warning_labels(fail, 3), warning_labels(np.zeros(15), 3)], far=0.01
+    )
+    assert m["auroc"] == 1.0 and m["lead_steps_median"] == 3 and m["failures"] == 1
+    with pytest.raises(ValueError, match="failed"):
+        failed_column([("pos", (2,))])
+    assert failed_column([("pos", (2,)), ("failed", (1,))]) == 2
