@@ -86,7 +86,7 @@ def simulate(world: str, params: dict, seed: int, obs_key: str, jam: tuple[int, 
         a = w.scripted_action(rng)
         act.append(a)
         applied = a.copy()
-        if jam is not None and t >= jam[0]:
+        if jam is not None and t + 1 >= jam[0]:  # the first observation it changes is jam[0]
             applied[jam[1]] = 0.0
         w.advance(applied)
     return np.stack(obs), np.stack(act), np.stack(states)
@@ -165,8 +165,9 @@ def anomaly(runs: dict[str, Path]) -> dict:
         torch.manual_seed(0)
         ae, _ = fit_autoencoder(x_train, steps=2000)
         z = ZScoreDetector(x_train)
+        k = cfg.data.frameskip
         scorers = {
-            "physjepa": lambda o, a, m=model: episode_surprise(m, o, a),
+            "physjepa": lambda o, a, m=model, k=k: episode_surprise(m, o, a, k),
             "autoencoder": lambda o, a, ae=ae: ae.score(o),
             "zscore": lambda o, a, z=z: z.score(o),
         }
@@ -259,7 +260,7 @@ def main() -> None:
         runs[name], minutes[name] = prepare(name, a.reuse)
 
     from physjepa.eval.forecast import run_forecast
-    from physjepa.training.checkpoint import sha256_file
+    from physjepa.fileio import sha256_file
 
     warn = run_forecast(runs["beam"], horizon=20, far=FAR)["metrics"]
     print("forecast", json.dumps(warn), flush=True)

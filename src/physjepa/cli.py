@@ -492,9 +492,10 @@ def cmd_monitor(a: argparse.Namespace) -> None:
 
     meta = read_run_config(a.run)
     if a.columns:
-        data = meta["data"]
-        cols = data.get("obs_names") or ["(frames: a directory of .png/.npy)"]
-        print(",".join(cols + (data.get("action_names") or [])))
+        from physjepa.eval.monitor import run_channels
+
+        names, actions = run_channels(meta)
+        print(",".join((names or ["(frames: a directory of .png/.npy)"]) + actions))
         return
     if a.source is None:
         raise ValueError(

@@ -17,7 +17,6 @@ line (CSV, 1-based, the header is line 1) or row (Parquet, 1-based), the column 
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 import os
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from physjepa.data.episodes import DataError, EpisodeWriter
+from physjepa.fileio import sha256_file
 
 CSV_SUFFIXES = (".csv",)
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -99,7 +99,7 @@ def import_table(
         "policy": "recorded",
         "seed": 0,
         "sensor_names_json": json.dumps(obs),
-        "source_sha256": _sha256(src),
+        "source_sha256": sha256_file(src),
     }
     if action:
         attrs["action_names_json"] = json.dumps(action)
@@ -241,14 +241,6 @@ def _check_time(
             )
         dts.append(dt)
     return np.concatenate(dts)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # -- CSV ---------------------------------------------------------------------------------------

@@ -116,14 +116,20 @@ def episode_surprise(
     return s
 
 
+def check_far(far: float) -> float:
+    """A false-alarm rate in (0, 1), else a one-line ValueError."""
+    if not isinstance(far, int | float) or not 0.0 < far < 1.0:
+        raise ValueError(f"--far={far!r} must be a rate in (0, 1), e.g. 0.01")
+    return float(far)
+
+
 def threshold_at(scores: np.ndarray, far: float) -> float:
     """The score that ``far`` of ``scores`` exceed (their ``1 - far`` quantile)."""
+    check_far(far)
     s = np.asarray(scores, np.float64)
     s = s[np.isfinite(s)]
     if not len(s):
         raise ValueError("no finite normal scores to calibrate a threshold on")
-    if not 0.0 < far < 1.0:
-        raise ValueError(f"--far={far!r} must be a rate in (0, 1), e.g. 0.01")
     return float(np.quantile(s, 1.0 - far, method="higher"))
 
 

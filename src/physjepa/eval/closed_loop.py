@@ -291,8 +291,9 @@ def plan_run(
 
     ``compile`` wraps the model's latent rollout in ``torch.compile`` (planning shapes are
     fixed, so it compiles once per context length, at the first episode's start)."""
+    from physjepa.fileio import sha256_file
     from physjepa.report.video import write_episode_gif
-    from physjepa.training.checkpoint import load_run, sha256_file
+    from physjepa.training.checkpoint import load_run
 
     run_dir = Path(run_dir)
     model, cfg, meta = load_run(run_dir, device)

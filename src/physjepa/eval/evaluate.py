@@ -13,8 +13,8 @@ from physjepa.data.episodes import EpisodeFile, split_episodes
 from physjepa.eval.probe import collapse_stats, linear_probe
 from physjepa.eval.rollout import encode_episodes, rollout_error
 from physjepa.eval.viewer import rollout_strip, train_decoder
-from physjepa.fileio import atomic_write_text
-from physjepa.training.checkpoint import load_run, sha256_file
+from physjepa.fileio import atomic_write_text, sha256_file
+from physjepa.training.checkpoint import load_run
 
 
 def evaluate(

@@ -108,8 +108,10 @@ def csv_chunks(
     batch: int = 256,
     follow: bool = False,
     idle_exit: float | None = None,
+    action_dim: int = 1,
 ) -> Iterator[Chunk]:
-    """Rows of a CSV file (or stdin for ``-``) as chunks of at most ``batch`` rows."""
+    """Rows of a CSV file (or stdin for ``-``) as chunks of at most ``batch`` rows. With no
+    ``action_names`` (a run trained without actions) every row gets ``action_dim`` zeros."""
     f = sys.stdin if source == "-" else open(source, newline="", encoding="utf-8")  # noqa: SIM115
     try:
         header_line = f.readline()
@@ -129,28 +131,24 @@ def csv_chunks(
         idle_since = time.monotonic()
         while True:
             line = f.readline()
-            if not line:
-                if obs:
+            idle = idle_exit is not None and time.monotonic() - idle_since > idle_exit
+            partial = bool(line) and not line.endswith("\n") and follow and source != "-"
+            if not line or (partial and not idle):
+                if obs:  # score what has arrived before waiting
                     yield np.asarray(obs, np.float32), np.asarray(act, np.float32), lines, None
                     obs, act, lines = [], [], []
-                if not follow:
+                if not follow or idle:
                     return
-                if idle_exit is not None and time.monotonic() - idle_since > idle_exit:
-                    return
+                if partial:  # a row still being written: read it again once it is whole
+                    f.seek(f.tell() - len(line.encode("utf-8")))
                 time.sleep(0.05)
                 continue
             idle_since = time.monotonic()
-            if not line.endswith("\n") and follow and source != "-":
-                # a row still being written: wait for the rest of it
-                pos = f.tell() - len(line.encode("utf-8"))
-                time.sleep(0.05)
-                f.seek(pos)
-                continue
             line_no += 1
             if not line.strip():
                 continue
             fields = next(csv.reader([line]))
-            row = _parse(fields, width, o_idx, a_idx)
+            row = _parse(fields, width, o_idx, a_idx, action_dim)
             if isinstance(row, str):
                 bad({"skipped_line": line_no, "reason": row})
             else:
@@ -165,13 +163,14 @@ def csv_chunks(
             f.close()
 
 
-def _parse(fields: list[str], width: int, o_idx: list[int], a_idx: list[int]):
-    """(obs, action) of one CSV row, or a string saying why the row is malformed."""
+def _parse(fields: list[str], width: int, o_idx: list[int], a_idx: list[int], action_dim: int):
+    """(obs, action) of one CSV row, or a string saying why the row is malformed. A run
+    trained without actions gets ``action_dim`` zeros."""
     if len(fields) != width:
         return f"{len(fields)} fields, the header has {width}"
     try:
         o = [float(fields[i]) for i in o_idx]
-        a = [float(fields[i]) for i in a_idx]
+        a = [float(fields[i]) for i in a_idx] if a_idx else [0.0] * action_dim
     except ValueError:
         return "a value is not a number"
     if not all(map(np.isfinite, o + a)):
@@ -188,30 +187,50 @@ def _more_ready(f: io.TextIOBase) -> bool:
 
 
 def frame_chunks(
-    directory: Path, action_dim: int, actions: str | None, batch: int = 256
+    directory: Path,
+    shape: tuple[int, ...],
+    action_dim: int,
+    actions: str | None,
+    bad: Callable[[dict], None],
+    batch: int = 256,
 ) -> Iterator[Chunk]:
-    """Frames ``*.png`` / ``*.npy`` of a directory in name order, with their actions."""
+    """Frames ``*.png`` / ``*.npy`` of a directory in name order, with their actions; a
+    frame that cannot be read or has another shape than ``shape`` is reported and skipped.
+    ``line`` in alerts is the frame's 1-based position in the directory."""
     files = sorted(p for p in directory.iterdir() if p.suffix.lower() in (".png", ".npy"))
     if not files:
         raise DataError(f"{directory} holds no .png or .npy frames")
     acts = _load_actions(actions, len(files), action_dim)
     for lo in range(0, len(files), batch):
-        part = files[lo : lo + batch]
-        frames = np.stack([_read_frame(p) for p in part])
-        yield frames, acts[lo : lo + len(part)], [lo + i + 1 for i in range(len(part))], None
+        frames, keep = [], []
+        for i, p in enumerate(files[lo : lo + batch], start=lo):
+            x = _read_frame(p, shape)
+            if isinstance(x, str):
+                bad({"skipped_frame": p.name, "reason": x})
+            else:
+                frames.append(x)
+                keep.append(i)
+        if frames:
+            yield np.stack(frames), acts[keep], [i + 1 for i in keep], None
 
 
-def _read_frame(path: Path) -> np.ndarray:
-    if path.suffix.lower() == ".npy":
-        x = np.load(path, allow_pickle=False)
-    else:
-        from PIL import Image
+def _read_frame(path: Path, shape: tuple[int, ...]) -> np.ndarray | str:
+    """The frame as uint8 (H, W, 3), or why it cannot be used."""
+    try:
+        if path.suffix.lower() == ".npy":
+            x = np.load(path, allow_pickle=False)
+        else:
+            from PIL import Image
 
-        with Image.open(path) as im:
-            x = np.asarray(im.convert("RGB"))
-    if x.ndim != 3 or x.shape[-1] != 3:
-        raise DataError(f"{path}: a frame must be (H, W, 3), got shape {x.shape}")
-    return x.astype(np.uint8)
+            with Image.open(path) as im:
+                x = np.asarray(im.convert("RGB"))
+    except Exception as e:  # noqa: BLE001 - any unreadable frame is skipped, not fatal
+        return f"unreadable ({type(e).__name__})"
+    if x.dtype != np.uint8:
+        return f"dtype {x.dtype}, frames must be uint8"
+    if tuple(x.shape) != tuple(shape):
+        return f"shape {tuple(x.shape)}, the run observes {tuple(shape)}"
+    return x
 
 
 def _load_actions(path: str | None, n: int, dim: int) -> np.ndarray:
@@ -244,8 +263,10 @@ def episode_chunks(path: str, obs_key: str, batch: int = 256) -> Iterator[Chunk]
 def open_source(
     source: str,
     obs_key: str,
+    obs_shape: tuple[int, ...],
     obs_names: list[str],
     action_names: list[str],
+    action_dim: int,
     bad: Callable[[dict], None],
     actions: str | None = None,
     follow: bool = False,
@@ -257,14 +278,17 @@ def open_source(
     if source != "-" and Path(source).is_dir():
         if obs_key != "pixels":
             raise DataError(f"{source} is a directory of frames, but the run observes {obs_key}")
-        return frame_chunks(Path(source), len(action_names), actions)
+        return frame_chunks(Path(source), obs_shape, action_dim, actions, bad)
     if source.endswith((".h5", ".hdf5")):
         return episode_chunks(source, obs_key)
     if obs_key == "pixels":
         raise DataError(
             f"{source}: a run on pixels reads frames from a directory or an episode file"
         )
-    return csv_chunks(source, obs_names, action_names, bad, follow=follow, idle_exit=idle_exit)
+    return csv_chunks(
+        source, obs_names, action_names, bad, follow=follow, idle_exit=idle_exit,
+        action_dim=action_dim,
+    )  # fmt: skip
 
 
 def monitor(
@@ -284,18 +308,19 @@ def monitor(
     """``physjepa monitor``: calibrate (on the run's validation episodes, or on the normal
     episodes of ``calibrate_on``), then stream ``source`` and emit alerts."""
     from physjepa.data.episodes import split_episodes
-    from physjepa.eval.anomaly import calibrate, threshold_at
+    from physjepa.eval.anomaly import calibrate, check_far
     from physjepa.training.checkpoint import load_run
 
     if not isinstance(cooldown, int) or cooldown < 1:
         raise ValueError(f"--cooldown={cooldown!r} must be an integer >= 1 (steps)")
     if threshold is not None and not np.isfinite(threshold):
         raise ValueError(f"--threshold={threshold!r} must be a finite number")
-    threshold_at([0.0], far)  # checks far before any work
+    check_far(far)
     model, cfg, meta = load_run(run_dir, device)
     data = meta["data"]
     obs_key = data.get("obs_key", "pixels")
     k = cfg.data.frameskip
+    names, action_names = run_channels(meta)
     with EpisodeFile(calibrate_on or data["path"]) as f:
         if not f.has(obs_key):
             raise DataError(f"{f.path} has no {obs_key!r} column to calibrate on")
@@ -308,9 +333,7 @@ def monitor(
     cal = calibrate(model, normal, far, k)
     if threshold is not None:
         cal.threshold = float(threshold)
-    names = data.get("obs_names")
     raw_dim = int(meta["spec"]["action_dim"]) // k
-    action_names = data.get("action_names") or [f"action_{i}" for i in range(raw_dim)]
     skipped = []
 
     def skip(info: dict) -> None:
@@ -318,8 +341,9 @@ def monitor(
         bad(info)
 
     chunks = open_source(
-        source, obs_key, names or [], action_names, skip, actions, follow, idle_exit
-    )
+        source, obs_key, tuple(meta["spec"]["obs_shape"]), names, action_names, raw_dim, skip,
+        actions, follow, idle_exit,
+    )  # fmt: skip
 
     def fresh() -> StreamingSurprise:
         return StreamingSurprise(model, k, device=device)
@@ -327,3 +351,18 @@ def monitor(
     stats = run_monitor(fresh(), chunks, cal, names, emit, cooldown, fresh)
     stats.skipped = len(skipped)
     return stats, cal
+
+
+def run_channels(meta: dict) -> tuple[list[str], list[str]]:
+    """The observation channels and action columns a run's streams carry: from its
+    config.json, or (runs from before they were recorded) from its data file."""
+    data = meta["data"]
+    obs_key = data.get("obs_key", "pixels")
+    names, actions = data.get("obs_names"), data.get("action_names")
+    if (names is None and obs_key != "pixels") or actions is None:
+        with EpisodeFile(data["path"]) as f:
+            if names is None and obs_key != "pixels":
+                names = f.channel_names(obs_key)
+            if actions is None:
+                actions = [] if f.attrs().get("no_actions") else f.channel_names("action")
+    return names or [], actions

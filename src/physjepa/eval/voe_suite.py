@@ -52,7 +52,7 @@ from physjepa.eval.voe import (
     occluder_gap,
     read_pairs,
 )
-from physjepa.fileio import atomic_write_text
+from physjepa.fileio import atomic_write_text, sha256_file
 from physjepa.models.baselines import (
     PixelPredictor,
     StatePredictor,
@@ -60,7 +60,7 @@ from physjepa.models.baselines import (
     next_step_surprise,
 )
 from physjepa.models.world_model import ModelSpec, build_world_model
-from physjepa.training.checkpoint import load_run, sha256_file
+from physjepa.training.checkpoint import load_run
 from physjepa.worlds import WorldError
 
 SCORERS = ("physjepa", "untrained", "pixel", "oracle")

@@ -189,13 +189,19 @@ def next_step_surprise(
 
 
 # -- per-step anomaly baselines (no dynamics): how unusual is this one reading? -------------
+def safe_std(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``std`` with channels that barely vary (below 1e-6 of their size) set to 1 (as the
+    MLP encoder does), so float noise is not blown up into huge scores."""
+    return np.where(std > 1e-6 * (np.abs(mean) + 1), std, 1.0)
+
+
 class ZScoreDetector:
     """Per-channel z-score: score = the largest ``|x_c - mean_c| / std_c`` over channels."""
 
     def __init__(self, x: np.ndarray):
         x = np.asarray(x, np.float64)
-        self.mean, std = x.mean(0), x.std(0)
-        self.std = np.where(std > 1e-12, std, 1.0)
+        self.mean = x.mean(0)
+        self.std = safe_std(self.mean, x.std(0))
 
     def score(self, x: np.ndarray) -> np.ndarray:
         """x (T, C) -> (T,)"""
@@ -212,8 +218,7 @@ class VectorAutoencoder(nn.Module):
         c = len(mean)
         code = code or max(2, c // 2)
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
-        std = torch.as_tensor(std, dtype=torch.float32)
-        self.register_buffer("std", torch.where(std > 1e-8, std, torch.ones_like(std)))
+        self.register_buffer("std", torch.as_tensor(safe_std(mean, std), dtype=torch.float32))
         self.net = nn.Sequential(
             nn.Linear(c, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
             nn.Linear(hidden, code), nn.GELU(),

@@ -100,10 +100,12 @@ class MLPEncoder(nn.Module):
         )
 
     def set_normalization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        """Standardise inputs with these per-channel moments (a constant channel keeps 1)."""
+        """Standardise inputs with these per-channel moments; a channel that barely varies
+        (std below 1e-6 of its size) keeps scale 1 rather than blowing float noise up."""
+        mean = torch.as_tensor(mean, dtype=self.obs_mean.dtype)
         std = torch.as_tensor(std, dtype=self.obs_std.dtype)
-        self.obs_mean.copy_(torch.as_tensor(mean, dtype=self.obs_mean.dtype))
-        self.obs_std.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)))
+        self.obs_mean.copy_(mean)
+        self.obs_std.copy_(torch.where(std > 1e-6 * (mean.abs() + 1), std, torch.ones_like(std)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.obs_mean.dtype)

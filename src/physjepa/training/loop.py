@@ -124,6 +124,19 @@ def observed_column(cfg: Config, file: EpisodeFile) -> str:
     return key
 
 
+def column_moments(
+    file: EpisodeFile, column: str, episodes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std of a vector column over ``episodes``, one episode in memory
+    at a time (float64 sums)."""
+    n, s1, s2 = 0, 0.0, 0.0
+    for e in episodes:
+        x = file.load(column, [int(e)]).astype(np.float64)
+        n, s1, s2 = n + len(x), s1 + x.sum(0), s2 + (x * x).sum(0)
+    mean = s1 / max(n, 1)
+    return mean, np.sqrt(np.maximum(s2 / max(n, 1) - mean * mean, 0.0))
+
+
 def lr_at(step: int, cfg: Config) -> float:
     t = cfg.train
     if step < t.warmup_steps:
@@ -262,15 +275,13 @@ def _train(
             "val_episodes": len(val_eps),
             "obs_key": obs_key,
             "fps": file.fps,
-            "action_names": file.channel_names("action"),
+            # a table imported without actions has one zero column that no stream carries
+            "action_names": [] if file.attrs().get("no_actions") else file.channel_names("action"),
         }
-        if obs_key != "pixels":
-            data_info["obs_names"] = file.channel_names(
-                obs_key
-            )  # vector channels are standardised by the encoder
-            x = file.load(obs_key, train_eps).astype(np.float64)
-            data_info["obs_mean"] = x.mean(0).tolist()
-            data_info["obs_std"] = x.std(0).tolist()
+        if obs_key != "pixels":  # vector channels are standardised by the encoder
+            data_info["obs_names"] = file.channel_names(obs_key)
+            mean, std = column_moments(file, obs_key, train_eps)
+            data_info["obs_mean"], data_info["obs_std"] = mean.tolist(), std.tolist()
         budget = cfg.data.max_memory_mb
         train_data = WindowDataset(
             file, train_eps, cfg.data.window, cfg.data.frameskip, obs_key, max_memory_mb=budget

@@ -292,10 +292,13 @@ class Beam(World):
         return self._S @ self._u
 
     def static_deflection(self, force: float, where: float = 1.0) -> np.ndarray:
-        """The lattice's exact static displacement ``K^-1 f`` under a load (no breaking)."""
+        """The lattice's exact static displacement ``K^-1 f`` under a load (no breaking); the
+        world's own load is left as it was."""
+        saved = self._force.copy(), self._load, self._load_pos
         self._set_load(force, where)
         u = np.zeros_like(self._u)
         u[self._free] = np.linalg.solve(self._K, self._force[self._free])
+        self._force, self._load, self._load_pos = saved
         return u
 
     # -- observation ------------------------------------------------------------------------
