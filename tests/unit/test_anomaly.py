@@ -133,3 +133,24 @@ def test_warning_labels_and_metrics():
     with pytest.raises(ValueError, match="failed"):
         failed_column([("pos", (2,))])
     assert failed_column([("pos", (2,)), ("failed", (1,))]) == 2
+
+
+def test_warning_head_learns_a_risk_that_rises_before_failure():
+    from physjepa.eval.forecast import fit_warning_head
+
+    rng = np.random.default_rng(0)
+    feats, labels = [], []
+    for e in range(30):
+        fail = int(rng.integers(20, 40)) if e % 2 else None
+        t = np.arange(50)
+        risk = np.zeros(50) if fail is None else np.clip((t - fail + 15) / 15, 0, None)
+        x = np.stack([risk, rng.normal(size=50), rng.normal(size=50)], 1)  # one useful feature
+        feats.append(torch.tensor(x + 0.1 * rng.normal(size=x.shape), dtype=torch.float32))
+        failed = np.zeros(50) if fail is None else (t >= fail).astype(float)
+        labels.append(warning_labels(failed, 10))
+    head = fit_warning_head(feats[:20], labels[:20])
+    assert head.weight.abs().argmax() == 0
+    scores = [head(f).numpy() for f in feats[20:]]
+    assert warning_metrics(scores, labels[20:], far=0.05)["auroc"] > 0.9
+    with pytest.raises(ValueError, match="never fail"):
+        fit_warning_head(feats[:1], [np.zeros(50, np.int8)])

@@ -147,7 +147,8 @@ def csv_chunks(
             line_no += 1
             if not line.strip():
                 continue
-            fields = next(csv.reader([line]))
+            # plain numbers need no CSV quoting rules: split is ~5x faster than csv.reader
+            fields = line.rstrip("\r\n").split(",") if '"' not in line else next(csv.reader([line]))
             row = _parse(fields, width, o_idx, a_idx, action_dim)
             if isinstance(row, str):
                 bad({"skipped_line": line_no, "reason": row})
