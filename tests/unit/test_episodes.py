@@ -296,7 +296,7 @@ def test_missing_required_column(tmp_path, col):
 
 def test_nothing_to_observe(tmp_path):
     path = _raw_file(tmp_path / "raw.h5", state=None)
-    _expect_data_error(path, "neither 'pixels' nor 'state'")
+    _expect_data_error(path, "none of 'pixels', 'sensors', 'state', 'proprio'")
 
 
 def test_mismatched_column_lengths(tmp_path):
