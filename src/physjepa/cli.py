@@ -14,6 +14,8 @@ EXAMPLES = """examples:
   physjepa collect --world ball-drop --episodes 300 --policy random --seed 0 --out data/ball.h5
   physjepa inspect data/ball.h5
   physjepa import-table log.csv --out data/log.h5 --obs x,v --action force --episode ep --time t
+  physjepa convert recordings/ --to data/rec.h5
+  physjepa validate data/rec.h5
   physjepa train --data data/ball.h5 --preset laptop --out runs/ball model.dim=256
   physjepa eval runs/ball
   physjepa report runs/ball
@@ -78,6 +80,39 @@ def _parser() -> argparse.ArgumentParser:
         "--fps", type=float, default=None, help="steps per second (default: from --time)"
     )
     it.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+
+    cv = sub.add_parser(
+        "convert",
+        help="import a LeRobot dataset, a folder of videos, .npz episodes or a stable-worldmodel "
+        "HDF5 file as an episode file (the importer is picked by looking at SRC)",
+    )
+    cv.add_argument(
+        "src",
+        help="LeRobot dataset directory (meta/info.json), folder of videos, .npz file or folder, "
+        "or .h5 file",
+    )
+    cv.add_argument("--to", required=True, help="episode file to write (.h5)")
+    cv.add_argument("--overwrite", action="store_true", help="replace an existing --to file")
+    cv.add_argument("--camera", default=None, help="LeRobot: the camera to import")
+    cv.add_argument("--state", default=None, help="LeRobot: comma list of state columns")
+    cv.add_argument("--action", default=None, help="LeRobot: comma list of action columns")
+    cv.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        help="videos and LeRobot: frame size in pixels (default 64)",
+    )
+    cv.add_argument(
+        "--actions-dir",
+        default=None,
+        help="videos: folder of <video stem>.csv action files (default: beside each video)",
+    )
+
+    va = sub.add_parser(
+        "validate",
+        help="check an episode file: shapes, dtypes, lengths, offsets, NaN/inf, damaged bytes",
+    )
+    va.add_argument("path", help="episode file (.h5)")
 
     i = sub.add_parser("inspect", help="summarise an episode file")
     i.add_argument("path")
@@ -205,6 +240,10 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("report", help="write runs/<name>/report.html")
     r.add_argument("run")
+
+    cp = sub.add_parser("compare", help="several runs side by side on one offline HTML page")
+    cp.add_argument("runs", nargs="+", help="two or more run directories")
+    cp.add_argument("--out", default="compare.html", help="page to write (default compare.html)")
 
     v = sub.add_parser(
         "voe",
@@ -352,6 +391,51 @@ def cmd_import_table(a: argparse.Namespace) -> None:
             "split the rows with --episode COLUMN"
         )
     print(f"train on it: physjepa train --data {path} --out runs/{path.stem} model.encoder=mlp")
+
+
+def _columns_text(columns: dict) -> str:
+    return ", ".join(
+        f"{name} {tuple(shape[1:])} {dtype}" for name, (shape, dtype) in columns.items()
+    )
+
+
+def cmd_convert(a: argparse.Namespace) -> None:
+    from physjepa.data.importers import DESCRIPTIONS, convert, detect
+    from physjepa.data.validate import validate
+
+    kind = detect(a.src)
+    print(f"{a.src}: {DESCRIPTIONS[kind]}; importer '{kind}'")
+    path = convert(
+        a.src,
+        a.to,
+        overwrite=a.overwrite,
+        importer=kind,
+        camera=a.camera,
+        state=_names(a.state) if a.state is not None else None,
+        action=_names(a.action) if a.action is not None else None,
+        size=a.size,
+        actions_dir=a.actions_dir,
+    )
+    info = validate(path)
+    fps = f", fps {info['fps']:g}" if info["fps"] else ""
+    print(
+        f"wrote {path}: {info['episodes']} episode(s), {info['steps']} steps{fps}; "
+        f"columns {_columns_text(info['columns'])}"
+    )
+    if info["episodes"] < 2:
+        print("note: training holds out the last episodes for evaluation and needs at least 2")
+    mlp = "" if "pixels" in info["columns"] else " model.encoder=mlp"
+    print(f"train on it: physjepa train --data {path} --out runs/{path.stem}{mlp}")
+
+
+def cmd_validate(a: argparse.Namespace) -> None:
+    from physjepa.data.validate import validate
+
+    info = validate(a.path)
+    print(
+        f"ok: {info['episodes']} episodes, {info['steps']} steps, "
+        f"columns {_columns_text(info['columns'])}"
+    )
 
 
 def cmd_inspect(a: argparse.Namespace) -> None:
@@ -549,6 +633,12 @@ def cmd_monitor(a: argparse.Namespace) -> None:
     )
 
 
+def cmd_compare(a: argparse.Namespace) -> None:
+    from physjepa.report.compare import write_compare
+
+    print(f"compare: {write_compare(a.runs, a.out).resolve()}")
+
+
 def cmd_report(a: argparse.Namespace) -> None:
     from physjepa.report.html import write_report
     from physjepa.training.checkpoint import read_run_config
@@ -677,6 +767,8 @@ def cmd_demo(a: argparse.Namespace) -> None:
 COMMANDS = {
     "collect": cmd_collect,
     "import-table": cmd_import_table,
+    "convert": cmd_convert,
+    "validate": cmd_validate,
     "inspect": cmd_inspect,
     "worlds": cmd_worlds,
     "train": cmd_train,
@@ -685,6 +777,7 @@ COMMANDS = {
     "forecast": cmd_forecast,
     "monitor": cmd_monitor,
     "report": cmd_report,
+    "compare": cmd_compare,
     "voe": cmd_voe,
     "voe-generate": cmd_voe_generate,
     "demo": cmd_demo,

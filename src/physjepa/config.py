@@ -277,6 +277,9 @@ class TrainConfig:
     """Steps between held-out evaluations (0 = only at the end)."""
     save_every: int = 400
     """Steps between checkpoints (always at the end)."""
+    tensorboard: bool = False
+    """Also write every metrics.jsonl record to TensorBoard event files in ``<run>/tb``
+    (needs the optional ``tensorboard`` package: ``pip install 'physjepa[tensorboard]'``)."""
 
     def __post_init__(self) -> None:
         _check(
@@ -335,6 +338,12 @@ class TrainConfig:
             "'fp32' or 'bf16'",
         )
         _check(isinstance(self.compile, bool), "train.compile", self.compile, "true or false")
+        _check(
+            isinstance(self.tensorboard, bool),
+            "train.tensorboard",
+            self.tensorboard,
+            "true or false",
+        )
         _check(
             _is_int(self.log_every) and self.log_every >= 1,
             "train.log_every",

@@ -6,6 +6,7 @@ import argparse
 import hashlib
 import json
 import math
+import sys
 
 import pytest
 import torch
@@ -330,3 +331,23 @@ def test_weights_files_are_byte_identical_across_processes(debug_run, tmp_path):
         out.mkdir()
         subprocess.run([sys.executable, "-c", code, str(debug_run), str(out)], check=True)
         assert _sha(out / "model.safetensors") == _sha(debug_run / "model.safetensors")
+
+
+def test_tensorboard_mirror_is_optional(tmp_path, ball_file, monkeypatch):
+    from physjepa.config import ConfigError, load_preset
+    from physjepa.training.loop import train
+
+    cfg = load_preset("debug", ["train.steps=4", "train.log_every=2", "train.tensorboard=true"])
+    run = train(cfg, ball_file, tmp_path / "tb_run", progress=False)
+    events = list((run / "tb").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run / "tb"))
+    acc.Reload()
+    assert [e.step for e in acc.Scalars("train/loss")] == [2, 4]
+    # without the package: one clear error before any work, and nothing written
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    with pytest.raises(ConfigError, match="pip install"):
+        train(cfg, ball_file, tmp_path / "tb_missing", progress=False)
+    assert not (tmp_path / "tb_missing").exists()

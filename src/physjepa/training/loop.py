@@ -137,6 +137,33 @@ def column_moments(
     return mean, np.sqrt(np.maximum(s2 / max(n, 1) - mean * mean, 0.0))
 
 
+class TensorBoardWriter:
+    """The optional TensorBoard mirror of metrics.jsonl: ``write(record)``, ``close()``."""
+
+    def __init__(self, run_dir: Path):
+        self._w = self.summary_writer()(log_dir=str(run_dir / "tb"))
+
+    @staticmethod
+    def summary_writer():
+        """torch's SummaryWriter, or a one-line ConfigError when tensorboard is missing."""
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise ConfigError(
+                "train.tensorboard=true needs the tensorboard package: pip install 'physjepa[tensorboard]' (or leave it false; metrics.jsonl is always written)"
+            ) from None
+        return SummaryWriter
+
+    def write(self, rec: dict) -> None:
+        for k, v in rec.items():
+            if k != "step" and isinstance(v, int | float) and not isinstance(v, bool):
+                self._w.add_scalar(k, v, rec["step"])
+        self._w.flush()
+
+    def close(self) -> None:
+        self._w.close()
+
+
 def lr_at(step: int, cfg: Config) -> float:
     t = cfg.train
     if step < t.warmup_steps:
@@ -224,6 +251,8 @@ def train(
         raise ConfigError(
             f"train.batch_size={cfg.train.batch_size} must be divisible by the {rank.world_size} processes"
         )
+    if cfg.train.tensorboard:
+        TensorBoardWriter.summary_writer()  # missing tensorboard: say so before any work
     ddp.init(rank, device)
     try:
         return _train(cfg, data_path, Path(run_dir), resume, overwrite, progress, rank, device)
@@ -394,6 +423,7 @@ def _fit(
     bar = tqdm(
         total=cfg.train.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True
     )
+    tb = TensorBoardWriter(run_dir) if cfg.train.tensorboard and rank.is_main else None
     log = open(run_dir / "metrics.jsonl", "a") if rank.is_main else None
     t_start, t_last, s_last = time.time(), time.time(), step
     try:
@@ -439,6 +469,8 @@ def _fit(
                     }
                     log.write(json.dumps(rec) + "\n")
                     log.flush()
+                    if tb is not None:
+                        tb.write(rec)
                 bar.set_postfix(loss=f"{floats['train/loss']:.4f}", fps=f"{fps:.0f}")
             if rank.is_main and (
                 (cfg.train.eval_every and step % cfg.train.eval_every == 0)
@@ -450,6 +482,8 @@ def _fit(
                 }
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
+                if tb is not None:
+                    tb.write(rec)
             if (
                 cfg.train.save_every and step % cfg.train.save_every == 0
             ) or step == cfg.train.steps:
@@ -458,6 +492,8 @@ def _fit(
         bar.close()
         if log is not None:
             log.close()
+        if tb is not None:
+            tb.close()
     return run_dir
 
 

@@ -1,0 +1,117 @@
+"""``physjepa compare runs/a runs/b ...``: several runs side by side on one offline HTML page.
+
+One column per run: what it was trained on (world, observed column, preset, steps, size),
+its final losses, and every headline metric its result files hold (``eval.json``,
+``plan.json``, ``voe.json``, ``forecast.json``); a metric a run lacks shows "n/a". One plot
+overlays the runs' training loss curves.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+from physjepa.fileio import atomic_write_text
+from physjepa.report.html import CSS, _img, _msg, _read_json, _table, fmt
+from physjepa.report.plots import FIGSIZE, _pyplot, _series, _to_png
+from physjepa.training.logging import read_metrics
+
+
+def _facts(run: Path) -> dict[str, object]:
+    """The headline numbers of one run, by row label."""
+    cfg, _ = _read_json(run / "config.json")
+    cfg = cfg or {}
+    conf = cfg.get("config") if isinstance(cfg.get("config"), dict) else {}
+    data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
+    facts: dict[str, object] = {
+        "world": data.get("world"),
+        "observes": data.get("obs_key", "pixels"),
+        "preset": conf.get("preset"),
+        "train steps": (conf.get("train") or {}).get("steps"),
+        "embedding dim": (conf.get("model") or {}).get("dim"),
+        "parameters": cfg.get("n_params"),
+        "episodes (train)": data.get("train_episodes"),
+    }
+    records = read_metrics(run)
+    for key in ("train/loss", "train/loss_pred", "eval/loss_pred"):
+        vals = [r[key] for r in records if isinstance(r.get(key), int | float)]
+        facts[f"last {key}"] = vals[-1] if vals else None
+    ev, _ = _read_json(run / "eval.json")
+    for k, v in sorted(((ev or {}).get("metrics") or {}).items()):
+        facts[k] = v
+    plan, _ = _read_json(run / "plan.json")
+    for name, r in sorted(((plan or {}).get("results") or {}).items()):
+        if isinstance(r, dict):
+            facts[f"plan success ({name})"] = r.get("success_rate")
+    voe, _ = _read_json(run / "voe.json")
+    for k, v in sorted(((voe or {}).get("metrics") or {}).items()):
+        if k.startswith(("pairwise_", "untrained_pairwise_mean", "pixel_pairwise_mean")):
+            facts[f"voe {k}"] = v
+    fc, _ = _read_json(run / "forecast.json")
+    for k in ("auroc", "lead_steps_median", "false_alarm_rate"):
+        if fc and isinstance(fc.get("metrics"), dict):
+            facts[f"forecast {k}"] = fc["metrics"].get(k)
+    return facts
+
+
+def _cell(v: object) -> str:
+    if isinstance(v, bool) or v is None:
+        return "n/a" if v is None else str(v)
+    if isinstance(v, int):
+        return fmt(v)
+    if isinstance(v, float):
+        return fmt(v, ".4g")
+    return str(v)
+
+
+def _loss_png(runs: list[Path], names: list[str]) -> bytes | None:
+    curves = []
+    for run, name in zip(runs, names):
+        steps, values = _series(read_metrics(run), "train/loss", True)
+        if steps:
+            curves.append((name, steps, values))
+    if not curves:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    for name, steps, values in curves:
+        ax.plot(steps, values, label=name, linewidth=1.2)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("train/loss")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    return _to_png(fig, plt)
+
+
+def render_compare(runs: list[str | Path]) -> str:
+    runs = [Path(r) for r in runs]
+    for r in runs:
+        if not (r / "config.json").is_file():
+            raise FileNotFoundError(f"{r} is not a run directory (no config.json)")
+    names = [r.name if [x.name for x in runs].count(r.name) == 1 else str(r) for r in runs]
+    facts = [_facts(r) for r in runs]
+    labels = list(dict.fromkeys(k for f in facts for k in f))
+    rows = [[k, *(_cell(f.get(k)) for f in facts)] for k in labels]
+    png = _loss_png(runs, names)
+    body = (
+        f"<h1>physjepa: {len(runs)} runs side by side</h1>"
+        f"<section><h2>Runs</h2>{_table(['', *names], rows, len(runs))}</section>"
+        "<section><h2>Training loss</h2>"
+        + (_img(png, "train/loss of every run") if png else _msg("No loss records."))
+        + "</section>"
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>physjepa compare: {escape(', '.join(names))}</title><style>{CSS}</style></head>"
+        f"<body>{body}</body></html>\n"
+    )
+
+
+def write_compare(runs: list[str | Path], out: str | Path) -> Path:
+    """Write the comparison page to ``out`` atomically; returns its path."""
+    if len(runs) < 2:
+        raise ValueError("compare needs at least two run directories")
+    out = Path(out)
+    atomic_write_text(out, render_compare(runs))
+    return out

@@ -1,0 +1,118 @@
+"""The HTML report in a real headless Chromium: it loads offline without console errors,
+every image decodes, and the tables hold numbers.
+
+Chromium is Debian's ``chromium`` package, which ``.ci/run`` installs. Where it is missing the
+test fails in CI (``CI`` set) and is skipped elsewhere with the install command.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+from test_cli import assert_one_line_error, cli
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+# Injected first in <head>: records errors (script errors, resources that fail, console
+# errors) and, once the page has loaded, what every image and video decoded to and the text
+# of every table cell, into a <pre> that --dump-dom prints.
+PROBE = """<script>
+window.__errors = [];
+window.addEventListener('error', function (e) {
+  window.__errors.push(e.message || ('failed to load ' + (e.target && (e.target.src || e.target.href))));
+}, true);
+var __err = console.error;
+console.error = function () { window.__errors.push([].join.call(arguments, ' ')); __err.apply(console, arguments); };
+window.addEventListener('load', function () {
+  var r = {
+    errors: window.__errors,
+    images: [].map.call(document.images, function (i) { return {alt: i.alt, ok: i.complete && i.naturalWidth > 0, w: i.naturalWidth}; }),
+    videos: [].map.call(document.querySelectorAll('video'), function (v) { return {ok: v.readyState >= 2 && v.videoWidth > 0}; }),
+    cells: [].map.call(document.querySelectorAll('td'), function (td) { return td.textContent.trim(); }),
+    tables: document.querySelectorAll('table').length
+  };
+  var pre = document.createElement('pre'); pre.id = '__probe'; pre.textContent = JSON.stringify(r);
+  document.body.appendChild(pre);
+});
+</script>"""
+
+
+def _chromium_dom(page, profile) -> str:
+    args = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=10000",
+        "--dump-dom", page.as_uri(),
+    ]  # fmt: skip
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_report_in_a_real_browser(tmp_path, copy_run):
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: .ci/run installs Debian's 'chromium'")
+        pytest.skip("needs Debian's chromium: apt-get install chromium")
+    run = copy_run()
+    assert cli("eval", run, cwd=tmp_path).returncode == 0
+    proc = cli("report", run, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    text = (run / "report.html").read_text()
+    # offline: nothing is fetched from anywhere (no CDN, no remote font or script)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text), "remote resource"
+    page = tmp_path / "probe.html"
+    page.write_text(text.replace("<head>", "<head>" + PROBE, 1))
+    dom = _chromium_dom(page, tmp_path / "profile")
+    found = re.search(r'<pre id="__probe">(.*?)</pre>', dom, re.S)
+    assert found, "the page never finished loading"
+    r = json.loads(html.unescape(found.group(1)))
+    assert r["errors"] == []
+    assert len(r["images"]) >= 2 and all(i["ok"] for i in r["images"]), r["images"]
+    assert all(v["ok"] for v in r["videos"])
+    assert r["tables"] >= 1
+    numbers = [c for c in r["cells"] if re.fullmatch(r"[-+]?\d[\d,]*(\.\d+)?(e[-+]?\d+)?%?", c)]
+    assert len(numbers) >= 5, r["cells"]
+    # and a broken image is caught: the probe is not blind
+    broken = tmp_path / "broken.html"
+    broken.write_text(
+        page.read_text().replace(
+            'src="data:image/png;base64,', 'src="data:image/png;base64,AAAA', 1
+        )
+    )
+    r2 = json.loads(
+        html.unescape(
+            re.search(
+                r'<pre id="__probe">(.*?)</pre>', _chromium_dom(broken, tmp_path / "p2"), re.S
+            ).group(1)
+        )
+    )
+    assert not all(i["ok"] for i in r2["images"])
+
+
+def test_compare_page(tmp_path, copy_run):
+    a, b = copy_run("a"), copy_run("b")
+    assert cli("eval", a, "--no-viewer", cwd=tmp_path).returncode == 0
+    proc = cli("compare", a, b, "--out", "cmp.html", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "cmp.html").read_text()
+    assert "<th>a</th><th>b</th>" in text and "eval/probe_r2_ball_pos" in text
+    assert text.count("<img") == 1 and "n/a" in text  # b has no eval.json
+    assert_one_line_error(cli("compare", a, cwd=tmp_path), "compare", "at least two")
+    assert_one_line_error(
+        cli("compare", a, tmp_path / "nope", cwd=tmp_path), "compare", "not a run directory"
+    )
+    if CHROMIUM is not None:  # and it renders cleanly in the browser
+        page = tmp_path / "cmp_probe.html"
+        page.write_text(text.replace("<head>", "<head>" + PROBE, 1))
+        dom = _chromium_dom(page, tmp_path / "profile")
+        r = json.loads(
+            html.unescape(re.search(r'<pre id="__probe">(.*?)</pre>', dom, re.S).group(1))
+        )
+        assert r["errors"] == [] and all(i["ok"] for i in r["images"])
