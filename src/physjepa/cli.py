@@ -55,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="world param, e.g. gravity=500 (JSON values)",
     )
+    c.add_argument(
+        "--gym-import",
+        default=None,
+        metavar="MODULE",
+        help="with --world gym:<id>: import this module first (where a third-party env registers)",
+    )
     c.add_argument("--overwrite", action="store_true", help="replace an existing file")
 
     it = sub.add_parser(
@@ -339,6 +345,11 @@ def cmd_collect(a: argparse.Namespace) -> None:
 
     from physjepa.data.collect import collect
 
+    params = _params(a.param)
+    if a.gym_import:
+        if not a.world.startswith("gym:"):
+            raise ValueError("--gym-import applies to --world gym:<env id>")
+        params["gym_import"] = a.gym_import  # recorded with the data: plan imports it too
     with tqdm(total=a.episodes, unit="ep", desc=f"collect {a.world}") as bar:
         path = collect(
             a.world,
@@ -347,7 +358,7 @@ def cmd_collect(a: argparse.Namespace) -> None:
             a.steps,
             a.policy,
             a.seed,
-            _params(a.param),
+            params,
             a.image_size,
             a.workers,
             a.overwrite,

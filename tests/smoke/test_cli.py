@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -16,13 +17,21 @@ from physjepa.data.episodes import EpisodeFile
 TIMEOUT = 300
 
 
-def cli(*args, cwd) -> subprocess.CompletedProcess:
+def cli(*args, cwd, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``python -m physjepa ARGS`` in ``cwd``; ``env`` adds variables (a ``PYTHONPATH`` given
+    there goes in front of the inherited one)."""
+    full = None
+    if env:
+        full = {**os.environ, **env}
+        if "PYTHONPATH" in env and os.environ.get("PYTHONPATH"):
+            full["PYTHONPATH"] = env["PYTHONPATH"] + os.pathsep + os.environ["PYTHONPATH"]
     return subprocess.run(
         [sys.executable, "-m", "physjepa", *map(str, args)],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
+        env=full,
     )
 
 

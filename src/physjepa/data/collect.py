@@ -45,6 +45,8 @@ def run_episode(
         actions.append(a)
         if t < steps - 1:
             obs, *_ = world.step(a)
+            if getattr(world, "done", False) and t >= 1:  # a Gymnasium env that has ended
+                break
     out = {"pixels": np.stack(pixels), "action": np.stack(actions), "state": np.stack(states)}
     if sensors:
         out["sensors"] = np.stack(sensors)

@@ -183,6 +183,14 @@ def evaluate_planning(
     Returns (the plan.json payload, the first ``record`` model episodes with their frames).
     """
     world_name = run_meta["data"]["world"]
+    if manifest is None and world_name.startswith("gym:"):  # no shipped manifest: build one
+        manifest = build_manifest(
+            world_name,
+            episodes,
+            seed=seed,
+            image_size=int(model.spec.obs_shape[0]),
+            params=run_meta["data"].get("params"),
+        )
     m = manifest or load_manifest(world_name)
     m.setdefault("sha256", hashlib.sha256(json.dumps(m, sort_keys=True).encode()).hexdigest())
     if episodes > len(m["episodes"]):

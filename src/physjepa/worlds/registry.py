@@ -31,5 +31,12 @@ def world_class(name: str) -> type[World]:
 
 
 def make(name: str, image_size: int = 64, **params: Any) -> World:
-    """Create world ``name`` with the given params (its factors of variation)."""
+    """Create world ``name`` with the given params (its factors of variation); ``gym:<id>``
+    wraps any Gymnasium env that renders ``rgb_array`` (see ``worlds/gym_adapter.py``)."""
+    if isinstance(name, str) and name.startswith("gym:"):
+        from physjepa.worlds.gym_adapter import GymWorld, is_gym
+
+        if not is_gym(name):
+            raise WorldError("a Gymnasium world is named gym:<env id>, e.g. gym:Pendulum-v1")
+        return GymWorld(name[4:], image_size=image_size, **params)
     return world_class(name)(image_size=image_size, **params)
