@@ -90,9 +90,14 @@ def test_third_party_env_through_gym_import(tmp_path):
     sys.path.insert(0, str(tmp_path))
     try:
         w = make("gym:DriftEnv-v0", image_size=16, gym_import="my_envs")
-        w.reset(seed=0)
-        goal = w.goal_here()
-        assert w.success(goal) in (True, False)  # from the env's own info
+        goal_w = make("gym:DriftEnv-v0", image_size=16, gym_import="my_envs")
+        goal_w.reset(seed=0)
+        goal = goal_w.goal_here()
+        w.reset(seed=0)  # the very state of the goal: the distance rule would say success
+        w.step(np.zeros(1, np.float32))
+        x = float(w.state()["obs"][0])
+        assert abs(x) > 0.05 and w.goal_distance(goal) < w.params["success_radius"]
+        assert w.success(goal) is False  # the env's own info["is_success"] decides
     finally:
         sys.path.remove(str(tmp_path))
     env = {"PYTHONPATH": str(tmp_path)}
@@ -101,7 +106,7 @@ def test_third_party_env_through_gym_import(tmp_path):
     assert proc.returncode == 0, proc.stderr
     with EpisodeFile(tmp_path / "d.h5") as f:
         assert f.params["gym_import"] == "my_envs"
-        assert list(f.ep_len) == [30, 30, 30]  # truncated by the env's time limit
+        assert list(f.ep_len) == [31, 31, 31]  # 30 steps to the env's time limit, 31 frames
     assert_one_line_error(
         cli(
             "collect",

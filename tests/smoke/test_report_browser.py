@@ -46,7 +46,7 @@ window.addEventListener('load', function () {
 def _chromium_dom(page, profile) -> str:
     args = [
         CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-background-networking", "--disable-dev-shm-usage", "--disable-component-update",
         "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=10000",
         "--dump-dom", page.as_uri(),
     ]  # fmt: skip
@@ -105,6 +105,10 @@ def test_compare_page(tmp_path, copy_run):
     assert "<th>a</th><th>b</th>" in text and "eval/probe_r2_ball_pos" in text
     assert text.count("<img") == 1 and "n/a" in text  # b has no eval.json
     assert_one_line_error(cli("compare", a, cwd=tmp_path), "compare", "at least two")
+    (b / "eval.json").write_text('{"metrics": [1]}')  # hand-edited: the page still renders
+    (b / "plan.json").write_text('{"results": [2]}')
+    assert cli("compare", a, b, "--out", "cmp2.html", cwd=tmp_path).returncode == 0
+    assert_one_line_error(cli("compare", a, b, "--out", a, cwd=tmp_path), "compare", "directory")
     assert_one_line_error(
         cli("compare", a, tmp_path / "nope", cwd=tmp_path), "compare", "not a run directory"
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import av  # noqa: E402  (a core dependency: a broken install must fail, not skip)
 import h5py
 import numpy as np
 import pytest
@@ -15,8 +16,6 @@ from physjepa.data.importers import convert, detect
 from physjepa.data.importers.npz import import_npz
 from physjepa.data.importers.swm import import_swm
 from physjepa.data.importers.video import import_videos
-
-av = pytest.importorskip("av")
 
 
 def moving_square(n: int, h: int, w: int, speed: int = 2) -> np.ndarray:

@@ -11,12 +11,11 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
+import av  # noqa: E402  (a core dependency: a broken install must fail, not skip)
 import numpy as np
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
 import pytest
-
-av = pytest.importorskip("av")
-pa = pytest.importorskip("pyarrow")
-pq = pytest.importorskip("pyarrow.parquet")
 
 from physjepa.data.episodes import DataError, EpisodeFile  # noqa: E402
 from physjepa.data.importers.lerobot import import_lerobot  # noqa: E402
@@ -341,3 +340,28 @@ def test_length_mismatch(dataset, tmp_path):
     pq.write_table(table, path)
     with pytest.raises(DataError, match="episode 1 has 20 rows but .* length 21"):
         import_lerobot(root, tmp_path / "x.h5")
+
+
+def test_a_late_episode_alone_seeks_into_the_video(dataset, tmp_path):
+    """Episode 2 starts seconds into the shared MP4: imported alone, the decoder seeks there;
+    its frames must equal those of the full import."""
+    root, _ = dataset
+    full = import_lerobot(root, tmp_path / "full.h5")
+    alone = import_lerobot(root, tmp_path / "alone.h5", episodes=[2])
+    with EpisodeFile(full) as f, EpisodeFile(alone) as g:
+        np.testing.assert_array_equal(g.episode(0)["pixels"], f.episode(2)["pixels"])
+        np.testing.assert_array_equal(g.episode(0)["action"], f.episode(2)["action"])
+
+
+def test_declared_width_must_match_the_data(dataset, tmp_path):
+    import shutil
+
+    root = tmp_path / "copy"
+    shutil.copytree(dataset[0], root)  # the shared dataset stays as it is
+    info = json.loads((root / "meta" / "info.json").read_text())
+    info["features"]["observation.state"]["shape"] = [3]
+    info["features"]["observation.state"].pop("names", None)
+    (root / "meta" / "info.json").write_text(json.dumps(info))
+    with pytest.raises(DataError, match="declares shape"):
+        import_lerobot(root, tmp_path / "bad.h5")
+    assert not (tmp_path / "bad.h5").exists()

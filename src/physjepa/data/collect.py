@@ -43,10 +43,10 @@ def run_episode(
             sensors.append(world.sensors())
         a = np.asarray(act_fn(world, rng), np.float32)
         actions.append(a)
+        if getattr(world, "done", False):  # a Gymnasium env that has ended: its last frame
+            break  # is in; the action after it (never applied) pads the row, as at the end
         if t < steps - 1:
             obs, *_ = world.step(a)
-            if getattr(world, "done", False) and t >= 1:  # a Gymnasium env that has ended
-                break
     out = {"pixels": np.stack(pixels), "action": np.stack(actions), "state": np.stack(states)}
     if sensors:
         out["sensors"] = np.stack(sensors)

@@ -17,18 +17,21 @@ from physjepa.report.plots import FIGSIZE, _pyplot, _series, _to_png
 from physjepa.training.logging import read_metrics
 
 
+def _d(x: object) -> dict:
+    """``x`` if it is a dict, else an empty one (hand-edited files must not break the page)."""
+    return x if isinstance(x, dict) else {}
+
+
 def _facts(run: Path) -> dict[str, object]:
     """The headline numbers of one run, by row label."""
-    cfg, _ = _read_json(run / "config.json")
-    cfg = cfg or {}
-    conf = cfg.get("config") if isinstance(cfg.get("config"), dict) else {}
-    data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
+    cfg = _d(_read_json(run / "config.json")[0])
+    conf, data = _d(cfg.get("config")), _d(cfg.get("data"))
     facts: dict[str, object] = {
         "world": data.get("world"),
         "observes": data.get("obs_key", "pixels"),
         "preset": conf.get("preset"),
-        "train steps": (conf.get("train") or {}).get("steps"),
-        "embedding dim": (conf.get("model") or {}).get("dim"),
+        "train steps": _d(conf.get("train")).get("steps"),
+        "embedding dim": _d(conf.get("model")).get("dim"),
         "parameters": cfg.get("n_params"),
         "episodes (train)": data.get("train_episodes"),
     }
@@ -36,21 +39,18 @@ def _facts(run: Path) -> dict[str, object]:
     for key in ("train/loss", "train/loss_pred", "eval/loss_pred"):
         vals = [r[key] for r in records if isinstance(r.get(key), int | float)]
         facts[f"last {key}"] = vals[-1] if vals else None
-    ev, _ = _read_json(run / "eval.json")
-    for k, v in sorted(((ev or {}).get("metrics") or {}).items()):
+    for k, v in sorted(_d(_d(_read_json(run / "eval.json")[0]).get("metrics")).items()):
         facts[k] = v
-    plan, _ = _read_json(run / "plan.json")
-    for name, r in sorted(((plan or {}).get("results") or {}).items()):
-        if isinstance(r, dict):
-            facts[f"plan success ({name})"] = r.get("success_rate")
-    voe, _ = _read_json(run / "voe.json")
-    for k, v in sorted(((voe or {}).get("metrics") or {}).items()):
+    plan = _d(_d(_read_json(run / "plan.json")[0]).get("results"))
+    for name, r in sorted(plan.items()):
+        facts[f"plan success ({name})"] = _d(r).get("success_rate")
+    for k, v in sorted(_d(_d(_read_json(run / "voe.json")[0]).get("metrics")).items()):
         if k.startswith(("pairwise_", "untrained_pairwise_mean", "pixel_pairwise_mean")):
             facts[f"voe {k}"] = v
-    fc, _ = _read_json(run / "forecast.json")
+    fc = _d(_d(_read_json(run / "forecast.json")[0]).get("metrics"))
     for k in ("auroc", "lead_steps_median", "false_alarm_rate"):
-        if fc and isinstance(fc.get("metrics"), dict):
-            facts[f"forecast {k}"] = fc["metrics"].get(k)
+        if fc:
+            facts[f"forecast {k}"] = fc.get(k)
     return facts
 
 
@@ -113,5 +113,7 @@ def write_compare(runs: list[str | Path], out: str | Path) -> Path:
     if len(runs) < 2:
         raise ValueError("compare needs at least two run directories")
     out = Path(out)
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a directory; pass the page to write, e.g. compare.html")
     atomic_write_text(out, render_compare(runs))
     return out

@@ -70,6 +70,8 @@ class GymWorld(World):
                 f"gymnasium cannot make {env_id!r} ({type(e).__name__}: {str(e).splitlines()[0][:160]}); "
                 "check the id, or pass --gym-import for an env registered by another package"
             ) from None
+        fps = (self.env.metadata or {}).get("render_fps") or World.metadata["render_fps"]
+        self.metadata = {**World.metadata, "render_fps": fps}
         space = self.env.action_space
         if isinstance(space, gym.spaces.Discrete):
             self._discrete = int(space.n)
@@ -129,7 +131,12 @@ class GymWorld(World):
     def render(self) -> np.ndarray:
         if self._obs is None:
             raise WorldError("call reset() before render()")
-        frame = self.env.render()
+        try:
+            frame = self.env.render()
+        except gym.error.DependencyNotInstalled as e:
+            raise WorldError(
+                f"{self.name} cannot render ({str(e).splitlines()[0][:120]}); pip install 'physjepa[gym]'"
+            ) from None
         if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[-1] < 3:
             raise WorldError(f"{self.name} did not render an rgb_array frame")
         return _square(frame[..., :3], self.image_size)

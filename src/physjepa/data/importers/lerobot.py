@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from physjepa.data.episodes import DataError, EpisodeWriter
+from physjepa.data.importers._common import check_paths
 
 DEFAULT_DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
 DEFAULT_VIDEO_PATH = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
@@ -132,6 +133,12 @@ def import_lerobot(
             if dpath not in data_cache:
                 data_cache[dpath] = _DataFile(dpath, [*state_cols, *action_cols], fps)
             rows = data_cache[dpath].episode(e)
+            for c in (*state_cols, *action_cols):
+                declared = _width(features[c])
+                if declared and rows[c].shape[1] != declared:
+                    raise DataError(
+                        f"{dpath}: column {c!r} holds {rows[c].shape[1]} values per row but meta/info.json declares shape {features[c].get('shape')}; the dataset is inconsistent: download it again"
+                    )
             if vpath not in video_cache:
                 users = [x for x in eps if x["video_file"] == vpath]
                 t0 = min(x["from_ts"] for x in users)
@@ -164,15 +171,14 @@ def _check_source(src: Path, out: Path, overwrite: bool) -> None:
         raise DataError(
             f"{src} is not a folder; pass the LeRobot dataset folder (the one holding meta/info.json)"
         )
-    if out.exists() and not overwrite:
-        raise DataError(f"{out} already exists; choose another --out or pass --overwrite")
+    check_paths(src, out, overwrite, "a LeRobot dataset")
     try:
         inside = out.resolve().is_relative_to(src.resolve())
     except (OSError, ValueError):
         inside = False
     if inside:
         raise DataError(
-            f"--out {out} is inside the source dataset {src}, which is only read; choose an --out outside it"
+            f"--to {out} is inside the source dataset {src}, which is only read; choose a --to outside it"
         )
 
 
@@ -572,11 +578,12 @@ class _Video:
                 f"(nearest {self.times[idx[step]]:.3f} s); the video holds {int(span.sum())} frame(s) in the episode's span "
                 f"{e['from_ts']:.3f}-{e['to_ts']:.3f} s but the episode has {len(time)} rows: frame counts disagree, download the dataset again"
             )
-        if len(np.unique(idx)) != len(idx):
-            step = int(np.flatnonzero(np.diff(idx) == 0)[0]) + 1
+        d = np.diff(idx)
+        if (d <= 0).any():
+            step = int(np.argmax(d <= 0)) + 1
             raise DataError(
-                f"{self.path}: episode {e['episode_index']}: frames {step - 1} and {step} map to the same video frame; "
-                f"the video has fewer frames than the data (fps {self.fps:g} in info.json): download the dataset again"
+                f"{self.path}: episode {e['episode_index']}: frames {step - 1} and {step} map to the same or an earlier video frame; "
+                f"the timestamps do not increase or the video has fewer frames than the data (fps {self.fps:g} in info.json): download the dataset again"
             )
         return self.images[idx]
 
