@@ -30,6 +30,7 @@ import gymnasium as gym
 import numpy as np
 
 from physjepa.worlds.base import Goal, World, WorldError
+from physjepa.worlds.render import square_resize
 
 PREFIX = "gym:"
 
@@ -139,7 +140,7 @@ class GymWorld(World):
             ) from None
         if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[-1] < 3:
             raise WorldError(f"{self.name} did not render an rgb_array frame")
-        return _square(frame[..., :3], self.image_size)
+        return square_resize(frame, self.image_size)
 
     # -- physics access ---------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:
@@ -204,19 +205,6 @@ class GymWorld(World):
         if self._success_fn is not None:
             return bool(self._success_fn(self, goal))
         return self.goal_distance(goal) < float(self.params["success_radius"])
-
-
-def _square(frame: np.ndarray, size: int) -> np.ndarray:
-    """Centre-crop to a square and resize (PIL, bilinear) to ``size`` x ``size`` uint8."""
-    from PIL import Image
-
-    h, w = frame.shape[:2]
-    s = min(h, w)
-    top, left = (h - s) // 2, (w - s) // 2
-    img = Image.fromarray(
-        np.ascontiguousarray(frame[top : top + s, left : left + s]).astype(np.uint8)
-    )
-    return np.asarray(img.resize((size, size), Image.BILINEAR), np.uint8)
 
 
 def _load_fn(spec: str):

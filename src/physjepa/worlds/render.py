@@ -128,3 +128,21 @@ class Canvas:
     def _blend(self, j0: int, j1: int, i0: int, i1: int, alpha: np.ndarray, color: Color) -> None:
         patch = self.pixels[j0:j1, i0:i1]  # (h, w, 3), a view
         patch += alpha[:, :, None] * (np.asarray(color, np.float32) - patch)
+
+
+def square_resize(img, size: int) -> np.ndarray:
+    """A frame (``(H, W, >=3)`` uint8 array or PIL image) centre-cropped to a square and
+    resized (bilinear) to ``(size, size, 3)`` uint8: how imported videos and Gymnasium
+    renders become model frames."""
+    from PIL import Image
+
+    if isinstance(img, np.ndarray):
+        img = Image.fromarray(np.ascontiguousarray(img[..., :3]).astype(np.uint8))
+    img = img.convert("RGB")
+    w, h = img.size
+    s = min(w, h)
+    left, top = (w - s) // 2, (h - s) // 2
+    img = img.crop((left, top, left + s, top + s))
+    if s != size:
+        img = img.resize((size, size), Image.Resampling.BILINEAR)
+    return np.asarray(img, np.uint8)

@@ -32,6 +32,7 @@ import numpy as np
 
 from physjepa.data.episodes import DataError, EpisodeWriter
 from physjepa.data.importers._common import check_paths
+from physjepa.worlds.render import square_resize
 
 DEFAULT_DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
 DEFAULT_VIDEO_PATH = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
@@ -640,25 +641,11 @@ def _decode_span(
                 continue
             if t > t1:
                 break
-            frames.append(_resize(frame.to_image(), size))
+            frames.append(square_resize(frame.to_image(), size))
             times.append(float(t))
     if seek and first:
         return None
     return times, frames
-
-
-def _resize(img: Any, size: int) -> np.ndarray:
-    """Center-crop ``img`` (PIL) to a square and resize it to ``size`` x ``size`` RGB."""
-    from PIL import Image
-
-    img = img.convert("RGB")
-    w, h = img.size
-    s = min(w, h)
-    left, top = (w - s) // 2, (h - s) // 2
-    img = img.crop((left, top, left + s, top + s))
-    if s != size:
-        img = img.resize((size, size), Image.Resampling.BILINEAR)
-    return np.asarray(img, np.uint8)
 
 
 def _pyarrow(path: Path) -> tuple[Any, Any]:

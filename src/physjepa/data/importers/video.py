@@ -19,6 +19,7 @@ import numpy as np
 
 from physjepa.data.episodes import DataError, EpisodeWriter
 from physjepa.data.importers._common import VIDEO_SUFFIXES, check_paths, natural_key, prefixed
+from physjepa.worlds.render import square_resize
 
 
 def video_files(src: Path) -> list[Path]:
@@ -42,7 +43,6 @@ def decode(path: Path, size: int) -> tuple[np.ndarray, float]:
         import av
     except ImportError:
         raise DataError(f"reading {path} needs PyAV: pip install av") from None
-    from PIL import Image
 
     frames = []
     try:
@@ -54,14 +54,7 @@ def decode(path: Path, size: int) -> tuple[np.ndarray, float]:
             rate = stream.average_rate or stream.guessed_rate
             fps = float(rate) if rate else 0.0
             for frame in container.decode(stream):
-                img = frame.to_image()  # RGB
-                w, h = img.size
-                s = min(w, h)
-                left, top = (w - s) // 2, (h - s) // 2
-                img = img.crop((left, top, left + s, top + s))
-                if s != size:
-                    img = img.resize((size, size), Image.Resampling.BILINEAR)
-                frames.append(np.asarray(img, np.uint8))
+                frames.append(square_resize(frame.to_image(), size))
     except DataError:
         raise
     except (av.error.FFmpegError, OSError, ValueError, EOFError) as e:
