@@ -28,7 +28,7 @@ import torch
 from physjepa.data.episodes import EpisodeFile, split_episodes
 from physjepa.eval.anomaly import check_far, threshold_at
 from physjepa.eval.rollout import EncodedEpisode, encode_episodes
-from physjepa.eval.surprise import auroc
+from physjepa.eval.surprise import auroc, pad_history
 from physjepa.fileio import atomic_write_text, sha256_file
 from physjepa.models.world_model import WorldModel
 from physjepa.training.checkpoint import load_run
@@ -102,8 +102,7 @@ def warning_features(model: WorldModel, ep: EncodedEpisode, horizon: int) -> tor
     device = next(model.parameters()).device
     z, a = ep.z.to(device), ep.action.to(device)
     t, h = len(z), model.history
-    zp = torch.cat([z[:1].expand(h - 1, -1), z])  # frame j at row j + h - 1
-    ap = torch.cat([a.new_zeros(h - 1, a.shape[1]), a])
+    zp, ap = pad_history(z, a, h)  # frame j at row j + h - 1
     a_pad = torch.cat([a, a[-1:].expand(horizon, -1)])  # the last action held after the end
     rows = torch.arange(t)[:, None] + torch.arange(h)[None, :]  # (T, h) padded context rows
     plan = torch.stack([a_pad[i : i + horizon] for i in range(t)])[:, None]  # (T, 1, K, A)

@@ -25,7 +25,7 @@ import select
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,8 +43,6 @@ class MonitorStats:
     alerts: int = 0
     skipped: int = 0
     seconds: float = 0.0
-    max_surprise: float = 0.0
-    alert_rows: list[int] = field(default_factory=list)
 
     @property
     def rows_per_s(self) -> float:
@@ -91,10 +89,7 @@ def run_monitor(
             if sid is not None:
                 alert["stream"] = sid
             stats.alerts += 1
-            stats.alert_rows.append(int(rows[i]))
             emit(alert)
-        if len(scores) and np.isfinite(scores).any():
-            stats.max_surprise = max(stats.max_surprise, float(np.nanmax(scores)))
     stats.seconds = time.perf_counter() - t0
     return stats
 

@@ -101,6 +101,15 @@ def predict_next(model: WorldModel, z: torch.Tensor, a: torch.Tensor, h: int) ->
     return torch.cat(pred)
 
 
+def pad_history(z: torch.Tensor, a: torch.Tensor, h: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """z (T, D), a (T, A) with the first frame repeated ``h - 1`` times in front (zero
+    actions after the copies): frame j sits at row j + h - 1, so every frame has a full
+    context of ``h`` rows ending at it."""
+    zp = torch.cat([z[:1].expand(h - 1, -1), z])
+    ap = torch.cat([a.new_zeros(h - 1, a.shape[1]), a])
+    return zp, ap
+
+
 def _rollout_surprise(
     model: WorldModel, z: torch.Tensor, a: torch.Tensor, h: int, k: int
 ) -> torch.Tensor:
@@ -109,8 +118,7 @@ def _rollout_surprise(
     Where fewer than ``h`` frames precede, the first frame stands in for the missing ones
     (with zero actions), as in the pixel and state baselines: two batched rollouts in all."""
     t = len(z)
-    zp = torch.cat([z[:1].expand(h - 1, -1), z])  # frame j at row j + h - 1
-    ap = torch.cat([a.new_zeros(h - 1, a.shape[1]), a])
+    zp, ap = pad_history(z, a, h)  # frame j at row j + h - 1
     preds = []
     if min(k, t) > 1:  # frames 1..k-1 from the context ending at frame 0
         preds.append(

@@ -486,9 +486,3 @@ def _check_fault(fault: Any) -> list | None:
         if kind == "drift":
             out.append(check_number("fault rate", fault[3], -10.0, 10.0))
     return out
-
-
-def fundamental_frequency(world: Beam) -> float:
-    """The first bending mode's angular frequency of the intact lattice (1 / time)."""
-    lam = np.linalg.eigvalsh(world._K)
-    return math.sqrt(max(lam[0], 0.0) / world.params["density"])
