@@ -751,6 +751,7 @@ def cmd_demo(a: argparse.Namespace) -> None:
                 image_size=64,
                 workers=min(2, os.cpu_count() or 1),
                 param=[],
+                gym_import=None,
                 overwrite=False,
             )
         )
