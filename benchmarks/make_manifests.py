@@ -3,7 +3,7 @@
     python benchmarks/make_manifests.py [world ...]
 
 Each manifest holds 100 start/goal pairs (seed 0, goal 25 scripted steps ahead, budget 50
-steps). Bump MANIFEST_VERSION in physjepa/eval/closed_loop.py before changing one that
+steps). Bump MANIFEST_VERSION in physjepa/planning/manifest.py before changing one that
 results were already reported on.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 
-from physjepa.eval.closed_loop import build_manifest, manifest_path
+from physjepa.planning.manifest import build_manifest, manifest_path
 
 # push-t: a few scripted steps first, so the pusher is near the block at the start
 WORLDS = {"two-room": {}, "reacher": {}, "push-t": {"warmup": 10}}

@@ -129,7 +129,7 @@ def fault_streams(kind: str, n: int, seed0: int):
 
 
 def _beam_failed_column() -> int:
-    from physjepa.eval.forecast import failed_column
+    from physjepa.heads.warning import failed_column
     from physjepa.worlds import make
 
     w = make("beam")
@@ -153,7 +153,7 @@ def anomaly(runs: dict[str, Path]) -> dict:
     import torch
 
     from physjepa.data.episodes import EpisodeFile, split_episodes
-    from physjepa.eval.anomaly import episode_surprise, fault_metrics, threshold_at
+    from physjepa.metrics.anomaly import episode_surprise, fault_metrics, threshold_at
     from physjepa.models.baselines import ZScoreDetector, fit_autoencoder
     from physjepa.training.checkpoint import load_run
 
@@ -262,8 +262,8 @@ def main() -> None:
     for name in DATASETS:
         runs[name], minutes[name] = prepare(name, a.reuse)
 
-    from physjepa.eval.forecast import run_forecast
     from physjepa.fileio import sha256_file
+    from physjepa.recipes.forecast import run_forecast
 
     warn = run_forecast(runs["beam"], horizon=20, far=FAR)["metrics"]
     print("forecast", json.dumps(warn), flush=True)

@@ -27,8 +27,9 @@ from common import write_result  # noqa: E402
 from physjepa.config import load_preset  # noqa: E402
 from physjepa.data.collect import collect  # noqa: E402
 from physjepa.data.episodes import EpisodeFile  # noqa: E402
-from physjepa.eval.closed_loop import load_manifest, plan_run  # noqa: E402
 from physjepa.fileio import sha256_file  # noqa: E402
+from physjepa.metrics.closed_loop import plan_run  # noqa: E402
+from physjepa.planning.manifest import load_manifest
 from physjepa.planning.registry import default_settings  # noqa: E402
 from physjepa.training.checkpoint import read_run_config  # noqa: E402
 from physjepa.training.loop import train  # noqa: E402

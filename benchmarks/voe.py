@@ -42,8 +42,8 @@ def constant_video_ratio(run: Path, videos: int = 100) -> dict:
     at the suite's context and horizon, over the steps predicted from a full context."""
     import torch
 
-    from physjepa.eval.surprise import latent_surprise, model_steps
-    from physjepa.eval.voe import read_pairs
+    from physjepa.data.voe_pairs import read_pairs
+    from physjepa.metrics.surprise import latent_surprise, model_steps
     from physjepa.training.checkpoint import load_run
 
     model, cfg, _ = load_run(run)
@@ -71,8 +71,8 @@ def ood_ablation(run: Path, pairs: int = 30) -> dict:
     import numpy as np
     import torch
 
-    from physjepa.eval.surprise import latent_surprise, model_steps, pairwise_accuracy
-    from physjepa.eval.voe import make_pairs, ood_params
+    from physjepa.data.voe_pairs import make_pairs, ood_params
+    from physjepa.metrics.surprise import latent_surprise, model_steps, pairwise_accuracy
     from physjepa.training.checkpoint import load_run
 
     model, cfg, meta = load_run(run)
@@ -115,7 +115,7 @@ def main() -> None:
         "--reuse", action="store_true", help="reuse the data, the trained run and its voe.json"
     )
     a = ap.parse_args()
-    from physjepa.eval.voe import VOE_PARAMS
+    from physjepa.data.voe_pairs import VOE_PARAMS
 
     if not a.reuse:
         shutil.rmtree(WORK, ignore_errors=True)

@@ -466,7 +466,7 @@ def cmd_inspect(a: argparse.Namespace) -> None:
         shown = {k: (v if len(str(v)) <= 100 else f"{str(v)[:97]}...") for k, v in attrs.items()}
         print("attributes: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
         if "voe_json" in attrs:
-            from physjepa.eval.voe import read_pairs
+            from physjepa.data.voe_pairs import read_pairs
 
             pairs_file, records = read_pairs(a.path)
             pairs_file.close()
@@ -506,7 +506,7 @@ def cmd_train(a: argparse.Namespace) -> None:
 
 
 def cmd_eval(a: argparse.Namespace) -> None:
-    from physjepa.eval.evaluate import evaluate, format_table
+    from physjepa.recipes.evaluate import evaluate, format_table
 
     res = evaluate(a.run, a.data, viewer=not a.no_viewer)
     print(format_table(res))
@@ -516,7 +516,7 @@ def cmd_eval(a: argparse.Namespace) -> None:
 def cmd_plan(a: argparse.Namespace) -> None:
     from tqdm import tqdm
 
-    from physjepa.eval.closed_loop import plan_run
+    from physjepa.recipes.plan import plan_run
     from physjepa.training.checkpoint import read_run_config
 
     world = read_run_config(a.run).get("data", {}).get("world")
@@ -564,7 +564,7 @@ def cmd_plan(a: argparse.Namespace) -> None:
 
 
 def cmd_forecast(a: argparse.Namespace) -> None:
-    from physjepa.eval.forecast import run_forecast
+    from physjepa.recipes.forecast import run_forecast
 
     res = run_forecast(a.run, a.data, a.horizon, a.far, a.device)
     m = res["metrics"]
@@ -582,12 +582,12 @@ def cmd_monitor(a: argparse.Namespace) -> None:
 
     import torch
 
-    from physjepa.eval.monitor import monitor
+    from physjepa.recipes.monitor import monitor
     from physjepa.training.checkpoint import read_run_config
 
     meta = read_run_config(a.run)
     if a.columns:
-        from physjepa.eval.monitor import run_channels
+        from physjepa.recipes.monitor import run_channels
 
         names, actions = run_channels(meta)
         print(",".join((names or ["(frames: a directory of .png/.npy)"]) + actions))
@@ -659,7 +659,7 @@ def cmd_report(a: argparse.Namespace) -> None:
 
 
 def cmd_voe(a: argparse.Namespace) -> None:
-    from physjepa.eval.voe_suite import format_table, run_voe
+    from physjepa.recipes.voe import format_table, run_voe
     from physjepa.training.checkpoint import read_run_config
 
     read_run_config(a.run)
@@ -688,7 +688,7 @@ def cmd_voe(a: argparse.Namespace) -> None:
 def cmd_voe_generate(a: argparse.Namespace) -> None:
     from tqdm import tqdm
 
-    from physjepa.eval.voe import PROPERTIES, VOE_PARAMS, WORLD, generate
+    from physjepa.data.voe_pairs import PROPERTIES, VOE_PARAMS, WORLD, generate
     from physjepa.worlds import WorldError
 
     if a.world != WORLD:

@@ -14,9 +14,7 @@ import typing
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-
-class ConfigError(ValueError):
-    """A config key or value is invalid; the message names it and the valid choices."""
+from physjepa.errors import ConfigError  # noqa: F401  (re-exported)
 
 
 def _is_int(v: Any) -> bool:

@@ -16,10 +16,9 @@ import torch
 from physjepa.config import load_preset
 from physjepa.data.episodes import EpisodeFile, split_episodes
 from physjepa.data.windows import WindowDataset
-from physjepa.models.losses import random_directions
+from physjepa.models.losses import compute_loss, random_directions
 from physjepa.models.world_model import ModelSpec, build_world_model
 from physjepa.training import distributed as ddp
-from physjepa.training.loop import compute_loss
 
 OVERRIDES = ["model.pred_dropout=0", "train.batch_size=8"]
 
@@ -49,7 +48,7 @@ def main(data: str, out: str, float64: bool) -> None:
     )
     batch = ds.get(ddp.shard(index, rank))
     batch["action"] = batch["action"].to(torch.get_default_dtype())
-    loss, stats = compute_loss(model, batch, cfg, dirs)
+    loss, stats = compute_loss(model, batch, cfg, dirs, gather=ddp.gather_batch)
     loss.backward()
     params = list(model.parameters())
     global_loss = ddp.average_gradients(params, loss)

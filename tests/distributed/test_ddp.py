@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from physjepa.training.logging import read_metrics
+from physjepa.runlog import read_metrics
 
 HERE = Path(__file__).parent
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from physjepa.training.logging import read_metrics
+from physjepa.runlog import read_metrics
 
 # Frequent checkpoints, so kills land before, during and between checkpoint writes.
 OVERRIDES = [

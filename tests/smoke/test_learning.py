@@ -18,8 +18,8 @@ import torch
 
 from physjepa.config import load_preset
 from physjepa.data.collect import collect
-from physjepa.eval.evaluate import evaluate
 from physjepa.models.world_model import ModelSpec, build_world_model
+from physjepa.recipes.evaluate import evaluate
 from physjepa.training.checkpoint import save_weights
 from physjepa.training.loop import read_metrics, train
 

@@ -7,7 +7,7 @@ import json
 
 from test_cli import assert_one_line_error, cli
 
-from physjepa.eval.voe import PROPERTIES, generate, read_pairs
+from physjepa.data.voe_pairs import PROPERTIES, generate, read_pairs
 from physjepa.report.html import render_report
 
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from physjepa.config import load_preset
-from physjepa.eval.anomaly import (
+from physjepa.heads.warning import failed_column, warning_labels, warning_metrics
+from physjepa.metrics.anomaly import (
     StreamingSurprise,
     attribute,
     calibrate,
@@ -15,7 +16,6 @@ from physjepa.eval.anomaly import (
     fault_metrics,
     threshold_at,
 )
-from physjepa.eval.forecast import failed_column, warning_labels, warning_metrics
 from physjepa.models.baselines import ZScoreDetector, fit_autoencoder
 from physjepa.models.world_model import ModelSpec, build_world_model
 
@@ -136,7 +136,7 @@ def test_warning_labels_and_metrics():
 
 
 def test_warning_head_learns_a_risk_that_rises_before_failure():
-    from physjepa.eval.forecast import fit_warning_head
+    from physjepa.heads.warning import fit_warning_head
 
     rng = np.random.default_rng(0)
     feats, labels = [], []

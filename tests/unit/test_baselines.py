@@ -9,8 +9,8 @@ import torch
 
 from physjepa.data.episodes import EpisodeFile
 from physjepa.data.windows import WindowDataset
-from physjepa.eval.probe import linear_probe, mlp_probe
-from physjepa.eval.rollout import EncodedEpisode
+from physjepa.metrics.probe import linear_probe, mlp_probe
+from physjepa.metrics.rollout import EncodedEpisode
 from physjepa.models.baselines import (
     PixelPredictor,
     StatePredictor,

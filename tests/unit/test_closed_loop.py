@@ -8,13 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from physjepa.eval.closed_loop import (
-    build_manifest,
-    evaluate_planning,
-    load_manifest,
-    run_episode,
-)
+from physjepa.metrics.closed_loop import evaluate_planning, run_episode
 from physjepa.planning.base import PlannerError, PlanResult
+from physjepa.planning.manifest import build_manifest, load_manifest
 from physjepa.planning.mpc import RandomPolicy, RecedingHorizon, SimulatorPolicy
 from physjepa.planning.policy import WorldModelPolicy
 from physjepa.planning.registry import build_planner

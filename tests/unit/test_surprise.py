@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from physjepa.config import load_preset
-from physjepa.eval.surprise import auroc, model_steps, pairwise_accuracy, surprise
+from physjepa.metrics.surprise import auroc, model_steps, pairwise_accuracy, surprise
 from physjepa.models.world_model import ModelSpec, build_world_model
 
 
@@ -111,7 +111,7 @@ def test_surprise_at_a_horizon_rolls_the_model_forward():
     """horizon k: frame t is predicted by a k-step latent rollout from the h frames ending at
     t - k (the first frame standing in for missing ones); with a full context, k = 1 through
     the rollout path equals the teacher-forced path."""
-    from physjepa.eval.surprise import _rollout_surprise, latent_surprise
+    from physjepa.metrics.surprise import _rollout_surprise, latent_surprise
 
     model = _untrained(history=2)
     torch.manual_seed(3)

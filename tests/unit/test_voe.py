@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from physjepa.data.episodes import DataError, EpisodeFile
-from physjepa.eval.voe import (
+from physjepa.data.voe_pairs import (
     FIRST_BREAK,
     PROPERTIES,
     VOE_PARAMS,

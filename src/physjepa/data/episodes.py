@@ -35,6 +35,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from physjepa.errors import DataError  # noqa: F401  (re-exported)
+
 FORMAT = "physjepa-episodes"
 FORMAT_VERSION = 1
 FRAME_COLUMNS = ("pixels", "action", "state", "proprio", "sensors")
@@ -56,10 +58,6 @@ _READ_ERRORS = (
 #: Bytes of a float column checked for NaN/inf at a time.
 _CHECK_BLOCK_BYTES = 1 << 24
 _MISSING = object()
-
-
-class DataError(ValueError):
-    """An episode file is missing, corrupt or inconsistent; the message says how to fix it."""
 
 
 #: Bytes of one stored chunk to aim for: training streams random windows from the file, and

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from physjepa.data.episodes import DataError, EpisodeFile, _short
+from physjepa.errors import UserError
 
 #: Chunk cache of each streamed column (HDF5 keeps one per open dataset; at most three are
 #: open, so at most 48 MiB). Random windows rarely meet the same chunk in two batches, so a
@@ -62,7 +63,7 @@ class WindowDataset:
                 f"{file.path} has no {obs_key!r} column to observe; it has {sorted(file.columns)}"
             )
         if max_memory_mb is not None and not max_memory_mb >= 0:
-            raise ValueError(f"max_memory_mb must be >= 0 or None, got {max_memory_mb!r}")
+            raise UserError(f"max_memory_mb must be >= 0 or None, got {max_memory_mb!r}")
         self.window, self.frameskip, self.obs_key = window, frameskip, obs_key
         self.path = file.path
         episodes = np.asarray(episodes, np.int64).reshape(-1)

@@ -3,11 +3,21 @@
 - :func:`prediction_loss`: MSE between predicted and actual next embeddings.
 - :func:`sigreg`: the sketched isotropic Gaussian regulariser of LeJEPA (Epps–Pulley
   statistic on random 1-D projections); near 0 for N(0, I) embeddings, large on collapse.
+- :func:`compute_loss`: the JEPA objective on a batch of windows (teacher-forced and
+  rolled-out prediction MSE + λ·SIGReg), the one loss training minimises.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import torch
+
+if TYPE_CHECKING:
+    from physjepa.config import Config
+    from physjepa.models.world_model import WorldModel
 
 
 def prediction_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -47,3 +57,54 @@ def sigreg(
 def sigreg_over_time(z: torch.Tensor, directions: torch.Tensor, knots: int = 17) -> torch.Tensor:
     """SIGReg of each time step's batch of embeddings, averaged: z (B, T, D) -> scalar (LeWM)."""
     return torch.stack([sigreg(z[:, i], directions, knots) for i in range(z.shape[1])]).mean()
+
+
+def compute_loss(
+    model: WorldModel,
+    batch: dict[str, torch.Tensor],
+    cfg: Config,
+    directions: torch.Tensor,
+    amp_dtype: torch.dtype | None = None,
+    gather: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """JEPA objective on a batch of windows: teacher-forced + rollout MSE + λ·SIGReg.
+
+    ``amp_dtype`` (e.g. ``torch.bfloat16``) autocasts the encoder and predictor; the losses
+    are computed in fp32. ``gather`` collects the embeddings of every process before SIGReg
+    (``training.distributed.gather_batch`` under torchrun; ``None``: this process alone).
+    """
+    h, r = cfg.data.history, cfg.data.rollout
+    obs, act = batch["obs"], batch["action"]  # (b, T, ...), (b, T, A); T = h + r
+    dev = obs.device.type
+    amp = (
+        torch.autocast(dev, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
+    )
+
+    def f32(t: torch.Tensor) -> torch.Tensor:
+        # losses in fp32 under autocast; in fp32 mode no op is added, so the autograd graph
+        # (and its floating-point summation order) is exactly the single-precision one
+        return t.float() if amp_dtype is not None else t
+
+    with amp:
+        z = model.encode(obs)  # (b, T, D)
+        pred = model.predict_all(z[:, :h], act[:, :h])  # (b, h, D): predictions of frames 1..h
+        loss_pred = prediction_loss(f32(pred), f32(z[:, 1 : h + 1]))
+        loss_roll = torch.zeros((), device=z.device)
+        if r > 1:
+            ctx = torch.cat([z[:, 1:h], pred[:, -1:]], dim=1)  # frames 1..h, the last predicted
+            outs = []
+            for k in range(1, r):
+                nxt = model.predict(ctx, act[:, k : k + h])  # (b, D): frame h+k
+                outs.append(nxt)
+                ctx = torch.cat([ctx[:, 1:], nxt[:, None]], dim=1)
+            loss_roll = prediction_loss(f32(torch.stack(outs, dim=1)), f32(z[:, h + 1 : h + r]))
+    zs = f32(z) if gather is None else gather(f32(z))
+    sig = sigreg_over_time(zs, directions, cfg.loss.sigreg_knots)  # (B,T,D)
+    loss = loss_pred + cfg.loss.rollout_weight * loss_roll + cfg.loss.sigreg_weight * sig
+    stats = {  # detached tensors: read (and synchronised) only on log steps
+        "train/loss": loss.detach(),
+        "train/loss_pred": loss_pred.detach(),
+        "train/loss_rollout": loss_roll.detach(),
+        "train/sigreg": sig.detach(),
+    }
+    return loss, stats

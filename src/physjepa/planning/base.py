@@ -29,12 +29,10 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from physjepa.errors import PlannerError  # noqa: F401  (re-exported)
+
 CostFn = Callable[[Tensor], Tensor]
 """Candidate action sequences (S, T, A) -> costs (S,), lower is better."""
-
-
-class PlannerError(ValueError):
-    """A planner name, setting or argument is invalid; the message names it and what is valid."""
 
 
 @dataclass

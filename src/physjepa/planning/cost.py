@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from physjepa.errors import UserError
 from physjepa.models.world_model import WorldModel
 from physjepa.planning.base import CostFn
 from physjepa.worlds import Goal, World
@@ -36,7 +37,7 @@ def _reduce(
 
 def _check_objective(objective: str) -> None:
     if objective not in OBJECTIVES:
-        raise ValueError(f"objective={objective!r} is unknown; valid: {', '.join(OBJECTIVES)}")
+        raise UserError(f"objective={objective!r} is unknown; valid: {', '.join(OBJECTIVES)}")
 
 
 def latent_cost(

@@ -11,10 +11,11 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
+from physjepa.errors import UserError
 from physjepa.fileio import atomic_write_text
 from physjepa.report.html import CSS, _img, _msg, _read_json, _table, fmt
 from physjepa.report.plots import FIGSIZE, _pyplot, _series, _to_png
-from physjepa.training.logging import read_metrics
+from physjepa.runlog import read_metrics
 
 
 def _d(x: object) -> dict:
@@ -111,9 +112,9 @@ def render_compare(runs: list[str | Path]) -> str:
 def write_compare(runs: list[str | Path], out: str | Path) -> Path:
     """Write the comparison page to ``out`` atomically; returns its path."""
     if len(runs) < 2:
-        raise ValueError("compare needs at least two run directories")
+        raise UserError("compare needs at least two run directories")
     out = Path(out)
     if out.is_dir():
-        raise ValueError(f"--out {out} is a directory; pass the page to write, e.g. compare.html")
+        raise UserError(f"--out {out} is a directory; pass the page to write, e.g. compare.html")
     atomic_write_text(out, render_compare(runs))
     return out

@@ -23,7 +23,7 @@ from physjepa.report.plots import (
     rollout_error_png,
     voe_curves_png,
 )
-from physjepa.training.logging import read_metrics
+from physjepa.runlog import read_metrics
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

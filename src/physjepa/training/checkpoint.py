@@ -21,6 +21,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
 from physjepa.config import Config, ConfigError
+from physjepa.errors import CheckpointError  # noqa: F401  (re-exported)
 from physjepa.fileio import atomic_write_bytes, atomic_write_text
 from physjepa.models.world_model import ModelSpec, WorldModel, build_world_model
 
@@ -34,10 +35,6 @@ RUN_FILES = (
     "rollout_strip.png",
     "plan.json",
 )
-
-
-class CheckpointError(ValueError):
-    """A run directory or checkpoint is missing, corrupt or unsafe."""
 
 
 def save_config(run_dir: Path, cfg: Config, spec: ModelSpec, extra: dict[str, Any]) -> None:

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import time
@@ -19,16 +18,13 @@ from physjepa import __version__
 from physjepa.config import Config, ConfigError, is_device_name, replace
 from physjepa.data.episodes import VECTOR_OBS, EpisodeFile, split_episodes
 from physjepa.data.windows import WindowDataset
+from physjepa.errors import TrainError  # noqa: F401  (re-exported)
 from physjepa.fileio import atomic_write_text
-from physjepa.models.losses import prediction_loss, random_directions, sigreg_over_time
+from physjepa.models.losses import compute_loss, prediction_loss, random_directions
 from physjepa.models.world_model import ModelSpec, WorldModel, build_world_model
+from physjepa.runlog import read_metrics
 from physjepa.training import checkpoint as ckpt
 from physjepa.training import distributed as ddp
-from physjepa.training.logging import read_metrics
-
-
-class TrainError(RuntimeError):
-    """Training cannot start or continue; the message says why and what to do."""
 
 
 def resolve_device(name: str, what: str = "train.device") -> torch.device:
@@ -54,54 +50,6 @@ def resolve_device(name: str, what: str = "train.device") -> torch.device:
     ):
         raise ConfigError(f"{what}='mps' but MPS is not available here; use cpu or auto")
     return torch.device(name)
-
-
-def compute_loss(
-    model: WorldModel,
-    batch: dict[str, torch.Tensor],
-    cfg: Config,
-    directions: torch.Tensor,
-    amp_dtype: torch.dtype | None = None,
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """JEPA objective on a batch of windows: teacher-forced + rollout MSE + λ·SIGReg.
-
-    ``amp_dtype`` (e.g. ``torch.bfloat16``) autocasts the encoder and predictor; the losses
-    are computed in fp32. With several processes SIGReg sees the embeddings of every rank.
-    """
-    h, r = cfg.data.history, cfg.data.rollout
-    obs, act = batch["obs"], batch["action"]  # (b, T, ...), (b, T, A); T = h + r
-    dev = obs.device.type
-    amp = (
-        torch.autocast(dev, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
-    )
-
-    def f32(t: torch.Tensor) -> torch.Tensor:
-        # losses in fp32 under autocast; in fp32 mode no op is added, so the autograd graph
-        # (and its floating-point summation order) is exactly the single-precision one
-        return t.float() if amp_dtype is not None else t
-
-    with amp:
-        z = model.encode(obs)  # (b, T, D)
-        pred = model.predict_all(z[:, :h], act[:, :h])  # (b, h, D): predictions of frames 1..h
-        loss_pred = prediction_loss(f32(pred), f32(z[:, 1 : h + 1]))
-        loss_roll = torch.zeros((), device=z.device)
-        if r > 1:
-            ctx = torch.cat([z[:, 1:h], pred[:, -1:]], dim=1)  # frames 1..h, the last predicted
-            outs = []
-            for k in range(1, r):
-                nxt = model.predict(ctx, act[:, k : k + h])  # (b, D): frame h+k
-                outs.append(nxt)
-                ctx = torch.cat([ctx[:, 1:], nxt[:, None]], dim=1)
-            loss_roll = prediction_loss(f32(torch.stack(outs, dim=1)), f32(z[:, h + 1 : h + r]))
-    sig = sigreg_over_time(ddp.gather_batch(f32(z)), directions, cfg.loss.sigreg_knots)  # (B,T,D)
-    loss = loss_pred + cfg.loss.rollout_weight * loss_roll + cfg.loss.sigreg_weight * sig
-    stats = {  # detached tensors: read (and synchronised) only on log steps
-        "train/loss": loss.detach(),
-        "train/loss_pred": loss_pred.detach(),
-        "train/loss_rollout": loss_roll.detach(),
-        "train/sigreg": sig.detach(),
-    }
-    return loss, stats
 
 
 def observed_column(cfg: Config, file: EpisodeFile) -> str:
@@ -438,7 +386,9 @@ def _fit(
             )
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg)
-            loss, stats = compute_loss(model, batch, cfg, directions, amp_dtype)
+            loss, stats = compute_loss(
+                model, batch, cfg, directions, amp_dtype, gather=ddp.gather_batch
+            )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             global_loss = ddp.average_gradients(params, loss)

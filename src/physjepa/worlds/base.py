@@ -37,9 +37,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-
-class WorldError(ValueError):
-    """A world was asked for something it cannot do (bad param, unknown name...)."""
+from physjepa.errors import WorldError  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)

@@ -17,21 +17,16 @@ From a run trained on a world whose state has a ``failed`` flag (the ``beam``):
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from physjepa.data.episodes import EpisodeFile, split_episodes
-from physjepa.eval.anomaly import check_far, threshold_at
-from physjepa.eval.rollout import EncodedEpisode, encode_episodes
-from physjepa.eval.surprise import auroc, pad_history
-from physjepa.fileio import atomic_write_text, sha256_file
+from physjepa.errors import UserError
+from physjepa.metrics.anomaly import threshold_at
+from physjepa.metrics.rollout import EncodedEpisode
+from physjepa.metrics.surprise import auroc, pad_history
 from physjepa.models.world_model import WorldModel
-from physjepa.training.checkpoint import load_run
 
 
 @dataclass
@@ -54,7 +49,7 @@ def failed_column(state_spec: list[tuple[str, tuple[int, ...]]]) -> int:
         if name == "failed":
             return i
         i += int(np.prod(shape))
-    raise ValueError(
+    raise UserError(
         "the run's data has no 'failed' state to learn failure from; train on 'beam' episodes "
         "(physjepa collect --world beam --policy scripted)"
     )
@@ -73,7 +68,7 @@ def fit_warning_head(
     keep = y >= 0
     x, y = x[keep], y[keep]
     if not len(y) or y.min() == y.max():
-        raise ValueError(
+        raise UserError(
             "the training episodes never fail (or always do): collect loading histories that "
             "break some beams, e.g. --policy scripted"
         )
@@ -130,7 +125,7 @@ def warning_threshold(scores: list[np.ndarray], labels: list[np.ndarray], far: f
     """The score exceeded by ``far`` of the steps not followed by a failure within K."""
     neg = np.concatenate(scores)[np.concatenate(labels) == 0]
     if not len(neg):
-        raise ValueError(
+        raise UserError(
             "every step is followed by a failure within the horizon: use a shorter --horizon"
         )
     return threshold_at(neg, far)
@@ -149,7 +144,7 @@ def warning_metrics(
     s, y = np.concatenate(scores), np.concatenate(labels)
     pos, neg = s[y == 1], s[y == 0]
     if not len(pos):
-        raise ValueError(
+        raise UserError(
             "no held-out episode fails: early warning needs loading histories that break some "
             "beams (collect with --policy scripted) or a longer --horizon"
         )
@@ -173,67 +168,3 @@ def warning_metrics(
         "steps_negative": int(len(neg)),
         "false_alarm_rate": float((neg > threshold).mean()),
     }
-
-
-def run_forecast(
-    run_dir: str | Path,
-    data_path: str | Path | None = None,
-    horizon: int = 20,
-    far: float = 0.01,
-    device: str = "cpu",
-) -> dict:
-    """``physjepa forecast``: fit the failure head on the run's training episodes, score the
-    held-out episodes (the run's validation split, or every episode of ``data_path``), and
-    write ``forecast.json`` with the metrics and every episode's scores."""
-    if not isinstance(horizon, int) or not 1 <= horizon <= 200:
-        raise ValueError(f"--horizon={horizon!r} must be an integer in [1, 200] (model steps)")
-    check_far(far)
-    t0 = time.time()
-    run_dir = Path(run_dir)
-    model, cfg, meta = load_run(run_dir, device)
-    obs_key = meta["data"].get("obs_key", "pixels")
-    k = cfg.data.frameskip
-    with EpisodeFile(meta["data"]["path"]) as file:
-        column = failed_column(file.state_spec)
-        train_eps, val_eps = split_episodes(file.n_episodes, cfg.data.val_fraction)
-        train = encode_episodes(model, file, train_eps, k, obs_key, device)
-        if data_path is None:
-            test = encode_episodes(model, file, val_eps, k, obs_key, device)
-    if data_path is not None:
-        with EpisodeFile(data_path) as file:
-            if not file.has(obs_key) or failed_column(file.state_spec) != column:
-                raise ValueError(
-                    f"{data_path} does not hold what the run was trained on ({obs_key!r} and the "
-                    "same state layout); collect it in the same world"
-                )
-            test = encode_episodes(model, file, np.arange(file.n_episodes), k, obs_key, device)
-    # the head learns on the first 80% of the training episodes; the threshold is set on
-    # the rest, which the head never saw, so the held-out false-alarm rate is measured
-    train = [e for e in train if e.state is not None]
-    cut = max(1, int(0.8 * len(train)))
-    if cut >= len(train):
-        raise ValueError("forecast needs at least 2 training episodes with state")
-    feats = [warning_features(model, e, horizon) for e in train]
-    labs = [warning_labels(e.state[:, column], horizon) for e in train]
-    head = fit_warning_head(feats[:cut], labs[:cut])
-    threshold = warning_threshold([head(f).numpy() for f in feats[cut:]], labs[cut:], far)
-    scores = [head(warning_features(model, e, horizon)).numpy() for e in test]
-    labels = [warning_labels(e.state[:, column], horizon) for e in test]
-    metrics = warning_metrics(scores, labels, far, threshold)
-    # for reference: the lead had the threshold been set on the held-out steps themselves
-    oracle = warning_metrics(scores, labels, far)
-    metrics["lead_steps_median_heldout_threshold"] = oracle["lead_steps_median"]
-    result = {
-        "horizon": horizon,
-        "far": far,
-        "data": str(data_path or meta["data"]["path"]),
-        "heldout": "every episode" if data_path else "the run's validation episodes",
-        "episodes": len(test),
-        "checkpoint_sha256": sha256_file(run_dir / "model.safetensors"),
-        "metrics": metrics,
-        "scores": [np.round(s, 4).tolist() for s in scores],
-        "failed_at": [int(np.argmax(lab == -1)) if (lab == -1).any() else None for lab in labels],
-        "seconds": round(time.time() - t0, 2),
-    }
-    atomic_write_text(run_dir / "forecast.json", json.dumps(result))
-    return result

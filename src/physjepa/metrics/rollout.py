@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from physjepa.data.episodes import EpisodeFile
+from physjepa.errors import UserError
 from physjepa.models.world_model import WorldModel
 
 
@@ -82,7 +83,7 @@ def rollout_error(
             fut_a.append(ep.action[s : s + horizon])
             fut_z.append(ep.z[s + 1 : s + 1 + horizon])
     if not ctx:
-        raise ValueError(
+        raise UserError(
             f"no held-out episode is longer than history + horizon = {h + horizon} steps"
         )
     idx = np.random.default_rng(seed).permutation(len(ctx))[:max_windows]

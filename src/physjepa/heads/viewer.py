@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from physjepa.eval.rollout import EncodedEpisode
+from physjepa.metrics.rollout import EncodedEpisode
 from physjepa.models.decoder import Decoder
 from physjepa.models.world_model import WorldModel
 

@@ -3,7 +3,7 @@ impossible videos, probes, and baselines, in one run on the same data.
 
 Scorers (each gives a per-step surprise of every video):
 
-- ``physjepa``: the run's model, latent prediction error (:func:`physjepa.eval.surprise`) from
+- ``physjepa``: the run's model, latent prediction error (:func:`physjepa.metrics.surprise`) from
   a fixed context of ``data.history`` frames;
 - ``untrained``: the same architecture at ``untrained`` random initialisations (mean and
   spread over them);
@@ -39,11 +39,7 @@ import numpy as np
 import torch
 
 from physjepa.data.episodes import DataError, EpisodeFile, split_episodes
-from physjepa.data.windows import WindowDataset
-from physjepa.eval.probe import linear_probe, mlp_probe
-from physjepa.eval.rollout import EncodedEpisode, encode_episodes
-from physjepa.eval.surprise import auroc, latent_surprise, model_steps, pairwise_accuracy
-from physjepa.eval.voe import (
+from physjepa.data.voe_pairs import (
     MECHANICAL,
     PROPERTIES,
     SPLITS,
@@ -52,7 +48,12 @@ from physjepa.eval.voe import (
     occluder_gap,
     read_pairs,
 )
+from physjepa.data.windows import WindowDataset
+from physjepa.errors import UserError
 from physjepa.fileio import atomic_write_text, sha256_file
+from physjepa.metrics.probe import linear_probe, mlp_probe
+from physjepa.metrics.rollout import EncodedEpisode, encode_episodes
+from physjepa.metrics.surprise import auroc, latent_surprise, model_steps, pairwise_accuracy
 from physjepa.models.baselines import (
     PixelPredictor,
     StatePredictor,
@@ -240,15 +241,15 @@ def run_voe(
         )
     h = model.history if context is None else context
     if not isinstance(h, int) or not 1 <= h <= model.history:
-        raise ValueError(f"--context {context!r} must be an integer in [1, {model.history}]")
+        raise UserError(f"--context {context!r} must be an integer in [1, {model.history}]")
     if untrained < 1:
-        raise ValueError(f"--untrained must be at least 1, got {untrained}")
+        raise UserError(f"--untrained must be at least 1, got {untrained}")
     k = cfg.data.rollout if horizon is None else horizon
     if not isinstance(k, int) or not 1 <= k <= 32:
-        raise ValueError(f"--horizon {horizon!r} must be an integer in [1, 32]")
+        raise UserError(f"--horizon {horizon!r} must be an integer in [1, 32]")
     window = h + k if window is None else window
     if not isinstance(window, int) or window < 1:
-        raise ValueError(f"--window {window!r} must be an integer >= 1")
+        raise UserError(f"--window {window!r} must be an integer >= 1")
     params = {**data["params"], "event": None}
     data_path = data["path"]
     if not Path(data_path).exists():

@@ -1,7 +1,7 @@
 """Anomaly detection from surprise: streaming scores, calibration, attribution, metrics.
 
 - :class:`StreamingSurprise` turns a stream of raw rows (observation + action applied after
-  it) into the per-step surprise of :func:`physjepa.eval.surprise.surprise`, in micro-batches
+  it) into the per-step surprise of :func:`physjepa.metrics.surprise.surprise`, in micro-batches
   of whatever rows have arrived: the numbers are the same as offline, whatever the batching.
 - :func:`calibrate` sets the alarm threshold at a chosen false-alarm rate per step from the
   surprise of normal episodes.
@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from physjepa.eval.surprise import auroc, model_steps, predict_next, surprise
+from physjepa.errors import UserError
+from physjepa.metrics.surprise import auroc, model_steps, predict_next, surprise
 from physjepa.models.world_model import WorldModel
 
 
@@ -44,7 +45,7 @@ class StreamingSurprise:
         self.k = frameskip
         self.h = model.history if context is None else context
         if not 1 <= self.h <= model.history:
-            raise ValueError(f"context={context!r} must be an integer in [1, {model.history}]")
+            raise UserError(f"context={context!r} must be an integer in [1, {model.history}]")
         self.device = torch.device(device)
         self.rows = 0  # raw rows seen
         self._z = torch.zeros(0, 0)  # (m, D) the last m <= h step embeddings
@@ -57,7 +58,7 @@ class StreamingSurprise:
     def push(self, obs: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         obs, actions = np.asarray(obs), np.asarray(actions, np.float32)
         if len(obs) != len(actions):
-            raise ValueError(f"{len(obs)} observations but {len(actions)} actions")
+            raise UserError(f"{len(obs)} observations but {len(actions)} actions")
         new_obs, new_rows = [], []
         for i in range(len(obs)):
             r = self.rows + i
@@ -119,7 +120,7 @@ def episode_surprise(
 def check_far(far: float) -> float:
     """A false-alarm rate in (0, 1), else a one-line ValueError."""
     if not isinstance(far, int | float) or not 0.0 < far < 1.0:
-        raise ValueError(f"--far={far!r} must be a rate in (0, 1), e.g. 0.01")
+        raise UserError(f"--far={far!r} must be a rate in (0, 1), e.g. 0.01")
     return float(far)
 
 
@@ -129,7 +130,7 @@ def threshold_at(scores: np.ndarray, far: float) -> float:
     s = np.asarray(scores, np.float64)
     s = s[np.isfinite(s)]
     if not len(s):
-        raise ValueError("no finite normal scores to calibrate a threshold on")
+        raise UserError("no finite normal scores to calibrate a threshold on")
     return float(np.quantile(s, 1.0 - far, method="higher"))
 
 

@@ -10,10 +10,10 @@ import numpy as np
 import torch
 
 from physjepa.data.episodes import EpisodeFile, split_episodes
-from physjepa.eval.probe import collapse_stats, linear_probe
-from physjepa.eval.rollout import encode_episodes, rollout_error
-from physjepa.eval.viewer import rollout_strip, train_decoder
 from physjepa.fileio import atomic_write_text, sha256_file
+from physjepa.heads.viewer import rollout_strip, train_decoder
+from physjepa.metrics.probe import collapse_stats, linear_probe
+from physjepa.metrics.rollout import encode_episodes, rollout_error
 from physjepa.training.checkpoint import load_run
 
 

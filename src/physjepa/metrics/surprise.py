@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from physjepa.errors import UserError
 from physjepa.models.world_model import WorldModel
 
 
@@ -30,12 +31,12 @@ def model_steps(
     """
     obs, actions = torch.as_tensor(obs), torch.as_tensor(actions, dtype=torch.float32)
     if len(obs) != len(actions):
-        raise ValueError(f"{len(obs)} frames but {len(actions)} actions; they must pair up")
+        raise UserError(f"{len(obs)} frames but {len(actions)} actions; they must pair up")
     if not isinstance(frameskip, int) or frameskip < 1:
-        raise ValueError(f"frameskip={frameskip!r} must be an integer >= 1")
+        raise UserError(f"frameskip={frameskip!r} must be an integer >= 1")
     t = len(obs) // frameskip
     if t < 2:
-        raise ValueError(
+        raise UserError(
             f"an episode of {len(obs)} frames gives {t} model step(s) at frameskip {frameskip}; "
             "surprise needs at least 2"
         )
@@ -59,9 +60,9 @@ def surprise(
     """
     h = model.history if context is None else context
     if not isinstance(h, int) or not 1 <= h <= model.history:
-        raise ValueError(f"context={context!r} must be an integer in [1, {model.history}]")
+        raise UserError(f"context={context!r} must be an integer in [1, {model.history}]")
     if len(obs) != len(actions) or len(obs) < 2:
-        raise ValueError(
+        raise UserError(
             f"need T >= 2 frames and T action blocks, got {len(obs)} and {len(actions)}"
         )
     was_training = model.training
@@ -149,15 +150,15 @@ def pairwise_accuracy(
     quadruplets): the sum of their possible videos' scores against the sum of their
     impossible ones; the result is the share of groups."""
     if not (len(possible) == len(impossible) == len(breaks)) or not len(breaks):
-        raise ValueError(
+        raise UserError(
             f"need as many possible ({len(possible)}) and impossible ({len(impossible)}) videos "
             f"as breaking points ({len(breaks)}), at least one"
         )
     if window is not None and (not isinstance(window, int) or window < 1):
-        raise ValueError(f"window={window!r} must be an integer >= 1 or None")
+        raise UserError(f"window={window!r} must be an integer >= 1 or None")
     groups = list(range(len(breaks))) if groups is None else list(groups)
     if len(groups) != len(breaks):
-        raise ValueError(f"{len(groups)} group ids for {len(breaks)} pairs")
+        raise UserError(f"{len(groups)} group ids for {len(breaks)} pairs")
     end = (lambda b: b + window) if window else (lambda b: None)
     sums: dict[int, list[float]] = {}
     for p, q, b, g in zip(possible, impossible, breaks, groups):
@@ -174,9 +175,9 @@ def auroc(positive: Sequence[float], negative: Sequence[float]) -> float:
     pos = np.asarray(positive, np.float64).reshape(-1)
     neg = np.asarray(negative, np.float64).reshape(-1)
     if not len(pos) or not len(neg):
-        raise ValueError("AUROC needs at least one positive and one negative score")
+        raise UserError("AUROC needs at least one positive and one negative score")
     if not (np.isfinite(pos).all() and np.isfinite(neg).all()):
-        raise ValueError("AUROC scores must be finite")
+        raise UserError("AUROC scores must be finite")
     greater = (pos[:, None] > neg[None, :]).sum()
     ties = (pos[:, None] == neg[None, :]).sum()
     return float((greater + 0.5 * ties) / (len(pos) * len(neg)))

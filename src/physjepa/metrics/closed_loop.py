@@ -1,17 +1,11 @@
-"""Closed-loop planning evaluation: the protocol as code.
+"""Closed-loop planning success: the protocol as code.
 
-A *manifest* fixes the episodes: for each, a start state and a goal state of the world (as
-``sim_state`` dicts), made by running the world's noisy scripted policy ``goal_steps`` steps
-from a start, so every goal is reachable in about that many steps. Manifest seeds come from
-their own ``SeedSequence`` (tag ``PLAN``), never from the training collection's, and starts
-that already satisfy the goal are skipped. Manifests are versioned JSON files shipped in
-``physjepa/eval/manifests/`` (``<world>-v<N>.json``), so every run plans the same episodes.
-
-An episode: restore the goal state and render the goal frame, restore the start, then let
-the policy act for at most ``budget`` raw steps; it succeeds as soon as the world's
-``success(goal)`` holds. ``evaluate_planning`` runs the trained model's policy and, in the
-same table, the same planner on the ground-truth simulator with the world's task-space
-distance as cost (the ``oracle`` reference) and a random policy (the floor), and writes ``plan.json``.
+An episode (from a manifest, ``planning/manifest.py``): restore the goal state and render the
+goal frame, restore the start, then let the policy act for at most ``budget`` raw steps; it
+succeeds as soon as the world's ``success(goal)`` holds. ``evaluate_planning`` runs the
+trained model's policy and, in the same table, the same planner on the ground-truth simulator
+with the world's task-space distance as cost (the ``oracle`` reference) and a random policy
+(the floor); ``recipes/plan.py`` writes the result as ``plan.json``.
 """
 
 from __future__ import annotations
@@ -20,102 +14,16 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from physjepa.fileio import atomic_write_text
-from physjepa.planning.base import PlannerError
+from physjepa.planning.manifest import build_manifest, load_manifest
 from physjepa.planning.mpc import RandomPolicy, SimulatorPolicy
 from physjepa.planning.policy import WorldModelPolicy
 from physjepa.planning.registry import build_planner, default_settings
 from physjepa.worlds import World, WorldError, make
-
-MANIFEST_FORMAT = "physjepa-plan-manifest"
-MANIFEST_VERSION = 1
-_PLAN_TAG = 0x504C414E  # "PLAN": keeps manifest seeds apart from collection seeds
-
-
-def build_manifest(
-    world_name: str,
-    episodes: int,
-    seed: int = 0,
-    goal_steps: int = 25,
-    budget: int = 50,
-    warmup: int = 0,
-    image_size: int = 64,
-    params: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """A manifest of ``episodes`` start/goal pairs (see the module docstring)."""
-    world = make(world_name, image_size=image_size, **(params or {}))
-    if not world.has_task:
-        raise WorldError(f"world {world_name!r} has no task to plan for")
-    ss = np.random.SeedSequence([_PLAN_TAG, seed])
-    out, tried = [], 0
-    while len(out) < episodes:
-        child = ss.spawn(1)[0]
-        reset_seed, policy_seed = child.generate_state(2)
-        rng = np.random.default_rng(int(policy_seed))
-        world.reset(seed=int(reset_seed))
-        for _ in range(warmup):
-            world.advance(world.scripted_action(rng))
-        start = world.sim_state()
-        for _ in range(goal_steps):
-            world.advance(world.scripted_action(rng))
-        goal_state = world.sim_state()
-        goal = world.goal_here()
-        world.set_sim_state(start)
-        tried += 1
-        if not world.success(goal):
-            out.append({"index": len(out), "start": start, "goal": goal_state})
-        if tried > 20 * episodes:
-            raise WorldError(f"{world_name}: scripted goals are almost always already reached")
-    return {
-        "format": MANIFEST_FORMAT,
-        "version": MANIFEST_VERSION,
-        "world": world_name,
-        "image_size": image_size,
-        "params": world.params,
-        "seed": seed,
-        "goal_steps": goal_steps,
-        "warmup": warmup,
-        "budget": budget,
-        "episodes": out,
-    }
-
-
-def manifest_path(world_name: str) -> Path:
-    return Path(str(resources.files("physjepa.eval") / "manifests")) / (
-        f"{world_name}-v{MANIFEST_VERSION}.json"
-    )
-
-
-def load_manifest(world_name: str, path: str | Path | None = None) -> dict[str, Any]:
-    """The shipped manifest of ``world_name`` (or the one at ``path``), validated."""
-    p = Path(path) if path else manifest_path(world_name)
-    if not p.exists():
-        raise WorldError(
-            f"no planning manifest for world {world_name!r} ({p} is missing); "
-            "planning is evaluated on two-room, reacher and push-t"
-        )
-    keys = ("version", "world", "image_size", "params", "seed", "budget", "episodes")
-    try:
-        m = json.loads(p.read_text())
-        ok = m["format"] == MANIFEST_FORMAT and all(k in m for k in keys)
-        ok = ok and all({"index", "start", "goal"} <= set(e) for e in m["episodes"])
-    except (json.JSONDecodeError, KeyError, TypeError):
-        ok = False
-    if not ok:
-        raise WorldError(f"{p} is not a physjepa planning manifest; restore it from the package")
-    if m["version"] != MANIFEST_VERSION or m["world"] != world_name:
-        raise WorldError(
-            f"{p} is manifest v{m['version']} of {m['world']!r}; expected v{MANIFEST_VERSION} of {world_name!r}"
-        )
-    m["sha256"] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return m
 
 
 def run_episode(
@@ -286,49 +194,3 @@ def _goal_of(world: World, entry: dict[str, Any]):
     """The goal of a manifest entry (leaves the world in its goal state; episodes reset it)."""
     world.set_sim_state(entry["goal"])
     return world.goal_here()
-
-
-def plan_run(
-    run_dir: str | Path,
-    device: str | torch.device = "cpu",
-    gifs: int = 3,
-    compile: bool = False,
-    **kwargs: Any,
-) -> dict[str, Any]:
-    """``physjepa plan``: evaluate a run's planning, write ``plan.json`` and episode GIFs.
-
-    ``compile`` wraps the model's latent rollout in ``torch.compile`` (planning shapes are
-    fixed, so it compiles once per context length, at the first episode's start)."""
-    from physjepa.fileio import sha256_file
-    from physjepa.report.video import write_episode_gif
-    from physjepa.training.checkpoint import load_run
-
-    run_dir = Path(run_dir)
-    model, cfg, meta = load_run(run_dir, device)
-    if compile:
-        model.rollout = torch.compile(model.rollout, dynamic=False)
-    try:
-        payload, recorded = evaluate_planning(
-            model, meta, cfg.data.frameskip, record=gifs, **kwargs
-        )
-    except Exception as e:
-        if compile and type(e).__module__.startswith("torch._"):  # dynamo / inductor failures
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-            raise PlannerError(f"torch.compile failed ({first}); plan without --compile") from None
-        raise
-    payload = {
-        "device": str(device),
-        "compiled": compile,
-        "checkpoint_sha256": sha256_file(run_dir / "model.safetensors"),
-        "checkpoint_step": meta["step"],
-        **payload,
-    }
-    payload["gifs"] = [f"plan_ep{r['index']}.gif" for r in recorded]
-    # the results first: a failing GIF write must not lose an evaluation
-    atomic_write_text(run_dir / "plan.json", json.dumps(payload, indent=2) + "\n")
-    for name, r in zip(payload["gifs"], recorded):
-        write_episode_gif(run_dir / name, r["frames"], r["goal_obs"], r["success"])
-    for old in run_dir.glob("plan_ep*.gif"):
-        if old.name not in payload["gifs"]:
-            old.unlink()
-    return payload

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from physjepa.eval.rollout import EncodedEpisode
+from physjepa.errors import UserError
+from physjepa.metrics.rollout import EncodedEpisode
 
 
 def window_features(episodes: list[EncodedEpisode], window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -27,7 +28,7 @@ def window_features(episodes: list[EncodedEpisode], window: int) -> tuple[np.nda
         xs.append(feats)
         ys.append(ep.state[window - 1 :])
     if not xs:
-        raise ValueError("no episode has ground-truth state and enough frames for the probe window")
+        raise UserError("no episode has ground-truth state and enough frames for the probe window")
     return np.concatenate(xs).astype(np.float64), np.concatenate(ys).astype(np.float64)
 
 

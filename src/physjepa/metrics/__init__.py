@@ -1,0 +1,1 @@
+"""Metrics of a world model on data: surprise, probes, rollout error, anomaly scores, closed-loop planning success."""
