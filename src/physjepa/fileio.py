@@ -6,6 +6,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from physjepa.errors import UserError
+
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
@@ -33,3 +35,28 @@ def sha256_file(path: str | os.PathLike) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def cannot_write(path: str | os.PathLike, err: OSError) -> UserError:
+    """Our one-line words for an OSError met while creating ``path`` (h5py's or the OS's)."""
+    reason = os.strerror(err.errno) if err.errno else str(err).split("(")[0].strip()
+    return UserError(
+        f"cannot write {path}: {reason.lower()} (in {Path(path).parent or '.'}); "
+        "choose an output path in a folder you can write"
+    )
+
+
+def make_parent(path: str | os.PathLike) -> None:
+    """Create the folder ``path`` goes in, or say in one line why it cannot be."""
+    parent = Path(path).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next(
+            (p for p in [parent, *parent.parents] if p.exists() and not p.is_dir()), parent
+        )
+        raise UserError(
+            f"cannot write {path}: {blocker} is a file, not a folder; choose another output path"
+        ) from None
+    except OSError as e:
+        raise cannot_write(path, e) from None

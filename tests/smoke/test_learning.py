@@ -19,6 +19,7 @@ import torch
 from physjepa.config import load_preset
 from physjepa.data.collect import collect
 from physjepa.models.world_model import ModelSpec, build_world_model
+from physjepa.options import EvalOptions
 from physjepa.recipes.evaluate import evaluate
 from physjepa.training.checkpoint import save_weights
 from physjepa.training.loop import read_metrics, train
@@ -70,8 +71,10 @@ def test_training_loss_falls(learned):
 
 def test_probe_reads_ball_position_after_training_only(learned):
     run, untrained = learned
-    trained_r2 = evaluate(run, viewer=False)["probe"]["linear"]["ball_pos"]
-    untrained_r2 = evaluate(untrained, viewer=False)["probe"]["linear"]["ball_pos"]
+    trained_r2 = evaluate(EvalOptions(run=str(run), no_viewer=True))["probe"]["linear"]["ball_pos"]
+    untrained_r2 = evaluate(EvalOptions(run=str(untrained), no_viewer=True))["probe"]["linear"][
+        "ball_pos"
+    ]
     assert trained_r2 >= PROBE_FLOOR, (trained_r2, untrained_r2)
     assert untrained_r2 < PROBE_FLOOR, (trained_r2, untrained_r2)  # the floor means something
     assert trained_r2 - untrained_r2 >= PROBE_MARGIN, (trained_r2, untrained_r2)

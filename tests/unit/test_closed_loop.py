@@ -97,7 +97,7 @@ def test_random_policy_is_seeded():
 
 
 def test_world_model_policy_keeps_an_aligned_history_and_checks_shapes(two_room_run):
-    model, cfg, meta = load_run(two_room_run)
+    model, cfg, run = load_run(two_room_run)
     k = cfg.data.frameskip
     world = make("two-room")
     obs, _ = world.reset(seed=0)
@@ -117,10 +117,11 @@ def test_world_model_policy_keeps_an_aligned_history_and_checks_shapes(two_room_
 
 
 def test_evaluate_planning_reports_model_oracle_and_random(two_room_run):
-    model, cfg, meta = load_run(two_room_run)
+    model, cfg, run = load_run(two_room_run)
     payload, recorded = evaluate_planning(
         model,
-        meta,
+        run.data.world,
+        run.data.params,
         cfg.data.frameskip,
         episodes=2,
         settings={"samples": 8, "iterations": 2},
@@ -134,9 +135,11 @@ def test_evaluate_planning_reports_model_oracle_and_random(two_room_run):
     assert len(recorded) == 1 and recorded[0]["frames"][0].shape == (64, 64, 3)
     small = {**load_manifest("two-room"), "image_size": 32}
     with pytest.raises(WorldError, match=r"trained on observations of shape \(64, 64, 3\)"):
-        evaluate_planning(model, meta, cfg.data.frameskip, episodes=1, manifest=small)
+        evaluate_planning(
+            model, run.data.world, run.data.params, cfg.data.frameskip, episodes=1, manifest=small
+        )
     with pytest.raises(WorldError, match="action block is 4"):
-        evaluate_planning(model, meta, 3, episodes=1)
+        evaluate_planning(model, run.data.world, run.data.params, 3, episodes=1)
 
 
 class _Recorder(WorldModelPolicy):
@@ -193,17 +196,18 @@ def test_receding_horizon_warm_starts_with_the_shifted_previous_plan():
 
 
 def test_a_run_trained_on_other_world_params_is_refused(two_room_run):
-    model, cfg, meta = load_run(two_room_run)
-    other = {**meta, "data": {**meta["data"], "params": {"door_width": 0.3}}}
+    model, cfg, run = load_run(two_room_run)
+    other = {"door_width": 0.3}
     with pytest.raises(WorldError, match=r"door_width=0.3 \(manifest: 0.2\)"):
-        evaluate_planning(model, other, cfg.data.frameskip, episodes=1)
+        evaluate_planning(model, run.data.world, other, cfg.data.frameskip, episodes=1)
 
 
 def test_gradient_planner_plans_and_its_oracle_samples_with_cem(two_room_run):
-    model, cfg, meta = load_run(two_room_run)
+    model, cfg, run = load_run(two_room_run)
     payload, _ = evaluate_planning(
         model,
-        meta,
+        run.data.world,
+        run.data.params,
         cfg.data.frameskip,
         episodes=1,
         planner="gd",

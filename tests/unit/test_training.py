@@ -185,8 +185,8 @@ def test_run_dir_contents(debug_cfg, debug_run, ball_file):
 
 
 def test_load_run_rebuilds_the_trained_model(debug_cfg, debug_run):
-    model, cfg, meta = load_run(debug_run)
-    assert not model.training and meta["step"] == 20
+    model, cfg, run = load_run(debug_run)
+    assert not model.training and run.step == 20
     assert cfg == debug_cfg
     saved = _weights(debug_run)
     for k, v in model.state_dict().items():
@@ -324,7 +324,7 @@ def test_weights_files_are_byte_identical_across_processes(debug_run, tmp_path):
     code = (
         "import sys; from pathlib import Path; "
         "from physjepa.training.checkpoint import load_run, save_weights; "
-        "m, c, meta = load_run(sys.argv[1]); save_weights(Path(sys.argv[2]), m, meta['step'])"
+        "m, c, meta = load_run(sys.argv[1]); save_weights(Path(sys.argv[2]), m, meta.step)"
     )
     for i in range(3):
         out = tmp_path / str(i)

@@ -36,6 +36,7 @@ import h5py
 import numpy as np
 
 from physjepa.errors import DataError  # noqa: F401  (re-exported)
+from physjepa.fileio import cannot_write, make_parent
 
 FORMAT = "physjepa-episodes"
 FORMAT_VERSION = 1
@@ -83,9 +84,12 @@ class EpisodeWriter:
         self.path = Path(path)
         if self.path.exists() and not overwrite:
             raise DataError(f"{self.path} already exists; choose another --out or pass --overwrite")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_parent(self.path)
         self.tmp = self.path.with_name(self.path.name + ".partial")
-        self._f = h5py.File(self.tmp, "w")
+        try:
+            self._f = h5py.File(self.tmp, "w")
+        except OSError as e:
+            raise cannot_write(self.path, e) from None
         self._n = 0
         self._lens: list[int] = []
         self._done = False  # closed (published) or aborted

@@ -72,7 +72,8 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 def evaluate_planning(
     model,
-    run_meta: dict[str, Any],
+    world_name: str,
+    trained_params: dict[str, Any],
     frameskip: int,
     episodes: int = 50,
     seed: int = 0,
@@ -88,16 +89,22 @@ def evaluate_planning(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Plan through the manifest's first ``episodes`` episodes with the model and baselines.
 
-    Returns (the plan.json payload, the first ``record`` model episodes with their frames).
+    ``world_name`` and ``trained_params``: the world the model was trained on and the params
+    its data was collected with (checked against the manifest's). Returns (the plan.json
+    payload, the first ``record`` model episodes with their frames).
     """
-    world_name = run_meta["data"]["world"]
+    if not world_name:
+        raise WorldError(
+            "the run records no world (imported data?); plan needs a run trained on a world "
+            "with a task: two-room, reacher, push-t or gym:<env id>"
+        )
     if manifest is None and world_name.startswith("gym:"):  # no shipped manifest: build one
         manifest = build_manifest(
             world_name,
             episodes,
             seed=seed,
             image_size=int(model.spec.obs_shape[0]),
-            params=run_meta["data"].get("params"),
+            params=trained_params,
         )
     m = manifest or load_manifest(world_name)
     m.setdefault("sha256", hashlib.sha256(json.dumps(m, sort_keys=True).encode()).hexdigest())
@@ -105,7 +112,7 @@ def evaluate_planning(
         raise WorldError(f"--episodes {episodes}: the manifest holds {len(m['episodes'])}")
     world = make(world_name, image_size=m["image_size"], **m["params"])
     world.reset(seed=0)  # every episode then sets its own start state
-    _check_same_world(world, run_meta["data"].get("params") or {})
+    _check_same_world(world, trained_params or {})
     obs_shape = tuple(model.spec.obs_shape)
     if obs_shape != world.observation_space.shape:
         raise WorldError(

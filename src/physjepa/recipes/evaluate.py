@@ -2,35 +2,34 @@
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 
-import numpy as np
 import torch
 
 from physjepa.data.episodes import EpisodeFile, split_episodes
-from physjepa.fileio import atomic_write_text, sha256_file
+from physjepa.device import resolve_device
 from physjepa.heads.viewer import rollout_strip, train_decoder
 from physjepa.metrics.probe import collapse_stats, linear_probe
 from physjepa.metrics.rollout import encode_episodes, rollout_error
-from physjepa.training.checkpoint import load_run
+from physjepa.options import EvalOptions
+from physjepa.runs import Run
 
 
 def evaluate(
-    run_dir: str | Path,
-    data_path: str | Path | None = None,
-    device: str = "cpu",
-    viewer: bool = True,
-    max_train_episodes: int = 200,
+    opts: EvalOptions, device: torch.device | None = None, max_train_episodes: int = 200
 ) -> dict:
-    """Evaluate a run on its held-out episodes; writes ``eval.json`` (and ``rollout_strip.png``)."""
+    """``physjepa eval``: evaluate a run on held-out episodes (the last ``data.val_fraction``
+    of its own file, or of ``opts.data``, a file of the same world and observation spec);
+    writes ``eval.json`` (and ``rollout_strip.png``)."""
     t0 = time.time()
-    run_dir = Path(run_dir)
-    model, cfg, meta = load_run(run_dir, device)
-    data_path = data_path or meta["data"]["path"]
-    obs_key = meta["data"].get("obs_key", "pixels")
+    device = device or resolve_device(opts.device, "--device")
+    run = Run.open(opts.run)
+    cfg = run.config
+    model = run.load_model(device)
+    data_path = opts.data or run.data.path
+    obs_key = run.data.obs_key
     with EpisodeFile(data_path) as file:
+        run.check_data(file)
         train_eps, val_eps = split_episodes(file.n_episodes, cfg.data.val_fraction)
         train_eps = train_eps[:max_train_episodes]
         enc_train = encode_episodes(model, file, train_eps, cfg.data.frameskip, obs_key, device)
@@ -38,8 +37,8 @@ def evaluate(
         state_spec = file.state_spec
 
     result: dict = {
-        "step": meta.get("step"),
-        "checkpoint_sha256": sha256_file(run_dir / "model.safetensors"),
+        "step": run.step,
+        "checkpoint_sha256": run.checkpoint_sha256(),
         "data": str(data_path),
         "episodes_train": len(enc_train),
         "episodes_heldout": len(enc_val),
@@ -62,19 +61,13 @@ def evaluate(
     }
     metrics.update({f"eval/probe_r2_{k}": v for k, v in result["probe"]["linear"].items()})
     result["metrics"] = metrics
-    if viewer and obs_key == "pixels":
+    if not opts.no_viewer and obs_key == "pixels":
         dec = train_decoder(enc_train, steps=cfg.eval.viewer_steps)
         longest = max(enc_val, key=lambda e: len(e.z))
-        rollout_strip(model, dec, longest, h, run_dir / "rollout_strip.png")
+        rollout_strip(model, dec, longest, h, run.dir / "rollout_strip.png")
     result["seconds"] = round(time.time() - t0, 2)
-    atomic_write_text(run_dir / "eval.json", json.dumps(result, indent=2, default=_json_default))
+    run.write_result("eval.json", result)
     return result
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    raise TypeError(type(o))
 
 
 def format_table(result: dict) -> str:

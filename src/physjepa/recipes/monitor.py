@@ -6,14 +6,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
+import torch
 
-from physjepa.data.episodes import DataError, EpisodeFile
+from physjepa.data.episodes import EpisodeFile, split_episodes
 from physjepa.data.streams import Chunk, open_source
+from physjepa.device import resolve_device
 from physjepa.errors import UserError
-from physjepa.metrics.anomaly import Calibration, StreamingSurprise, attribute
+from physjepa.metrics.anomaly import Calibration, StreamingSurprise, attribute, calibrate
+from physjepa.options import MonitorOptions
+from physjepa.runs import Run
 
 
 @dataclass
@@ -75,48 +78,33 @@ def run_monitor(
 
 
 def monitor(
-    run_dir: str | Path,
-    source: str,
+    opts: MonitorOptions,
     emit: Callable[[dict], None],
     bad: Callable[[dict], None],
-    far: float = 0.01,
-    threshold: float | None = None,
-    calibrate_on: str | None = None,
-    actions: str | None = None,
-    follow: bool = False,
-    idle_exit: float | None = None,
-    cooldown: int = 10,
-    device: str = "cpu",
+    device: torch.device | None = None,
 ) -> tuple[MonitorStats, Calibration]:
     """``physjepa monitor``: calibrate (on the run's validation episodes, or on the normal
-    episodes of ``calibrate_on``), then stream ``source`` and emit alerts."""
-    from physjepa.data.episodes import split_episodes
-    from physjepa.metrics.anomaly import calibrate, check_far
-    from physjepa.training.checkpoint import load_run
-
-    if not isinstance(cooldown, int) or cooldown < 1:
-        raise UserError(f"--cooldown={cooldown!r} must be an integer >= 1 (steps)")
-    if threshold is not None and not np.isfinite(threshold):
-        raise UserError(f"--threshold={threshold!r} must be a finite number")
-    check_far(far)
-    model, cfg, meta = load_run(run_dir, device)
-    data = meta["data"]
-    obs_key = data.get("obs_key", "pixels")
-    k = cfg.data.frameskip
-    names, action_names = run_channels(meta)
-    with EpisodeFile(calibrate_on or data["path"]) as f:
-        if not f.has(obs_key):
-            raise DataError(f"{f.path} has no {obs_key!r} column to calibrate on")
+    episodes of ``opts.calibrate``), then stream ``opts.source`` and emit alerts."""
+    if opts.source is None:
+        raise UserError(
+            "--source is required: a CSV file, '-' for stdin, a frame directory or an .h5 file"
+        )
+    device = device or resolve_device(opts.device, "--device")
+    run = Run.open(opts.run)
+    model = run.load_model(device)
+    obs_key, k = run.data.obs_key, run.frameskip
+    names, action_names = run_channels(run)
+    with EpisodeFile(opts.calibrate or run.data.path) as f:
+        run.check_data(f)
         eps = (
             np.arange(f.n_episodes)
-            if calibrate_on
-            else split_episodes(f.n_episodes, cfg.data.val_fraction)[1]
+            if opts.calibrate
+            else split_episodes(f.n_episodes, run.config.data.val_fraction)[1]
         )
         normal = [(ep[obs_key], ep["action"]) for ep in map(f.episode, map(int, eps))]
-    cal = calibrate(model, normal, far, k)
-    if threshold is not None:
-        cal.threshold = float(threshold)
-    raw_dim = int(meta["spec"]["action_dim"]) // k
+    cal = calibrate(model, normal, opts.far, k)
+    if opts.threshold is not None:
+        cal.threshold = float(opts.threshold)
     skipped = []
 
     def skip(info: dict) -> None:
@@ -124,26 +112,25 @@ def monitor(
         bad(info)
 
     chunks = open_source(
-        source, obs_key, tuple(meta["spec"]["obs_shape"]), names, action_names, raw_dim, skip,
-        actions, follow, idle_exit,
+        opts.source, obs_key, run.shape.obs_shape, names, action_names, run.raw_action_dim,
+        skip, opts.actions, opts.follow, opts.idle_exit,
     )  # fmt: skip
 
     def fresh() -> StreamingSurprise:
         return StreamingSurprise(model, k, device=device)
 
-    stats = run_monitor(fresh(), chunks, cal, names, emit, cooldown, fresh)
+    stats = run_monitor(fresh(), chunks, cal, names, emit, opts.cooldown, fresh)
     stats.skipped = len(skipped)
     return stats, cal
 
 
-def run_channels(meta: dict) -> tuple[list[str], list[str]]:
+def run_channels(run: Run) -> tuple[list[str], list[str]]:
     """The observation channels and action columns a run's streams carry: from its
     config.json, or (runs from before they were recorded) from its data file."""
-    data = meta["data"]
-    obs_key = data.get("obs_key", "pixels")
-    names, actions = data.get("obs_names"), data.get("action_names")
+    obs_key = run.data.obs_key
+    names, actions = run.data.obs_names, run.data.action_names
     if (names is None and obs_key != "pixels") or actions is None:
-        with EpisodeFile(data["path"]) as f:
+        with EpisodeFile(run.data.path) as f:
             if names is None and obs_key != "pixels":
                 names = f.channel_names(obs_key)
             if actions is None:

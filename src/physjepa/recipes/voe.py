@@ -49,8 +49,8 @@ from physjepa.data.voe_pairs import (
     read_pairs,
 )
 from physjepa.data.windows import WindowDataset
+from physjepa.device import resolve_device
 from physjepa.errors import UserError
-from physjepa.fileio import atomic_write_text, sha256_file
 from physjepa.metrics.probe import linear_probe, mlp_probe
 from physjepa.metrics.rollout import EncodedEpisode, encode_episodes
 from physjepa.metrics.surprise import auroc, latent_surprise, model_steps, pairwise_accuracy
@@ -61,7 +61,8 @@ from physjepa.models.baselines import (
     next_step_surprise,
 )
 from physjepa.models.world_model import ModelSpec, build_world_model
-from physjepa.training.checkpoint import load_run
+from physjepa.options import VoeOptions
+from physjepa.runs import Run
 from physjepa.worlds import WorldError
 
 SCORERS = ("physjepa", "untrained", "pixel", "oracle")
@@ -214,54 +215,35 @@ def _n(m: torch.nn.Module) -> int:
 
 
 def run_voe(
-    run_dir: str | Path,
-    pairs_file: str | Path | None = None,
-    pairs: int = 50,
-    steps: int = 40,
-    seed: int = 0,
-    untrained: int = 5,
-    pixel_steps: int = 1500,
-    oracle_steps: int = 2000,
-    context: int | None = None,
-    horizon: int | None = None,
-    window: int | None = None,
-    device: str = "cpu",
-    with_probes: bool = True,
-    log: Callable[[str], None] = print,
+    opts: VoeOptions, device: torch.device | None = None, log: Callable[[str], None] = print
 ) -> dict:
-    """The whole suite on a trained run; writes ``voe.json`` into the run and returns it."""
+    """``physjepa voe``: the whole suite on a trained run; writes ``voe.json`` into the run
+    and returns it."""
     t_start = time.time()
-    run_dir = Path(run_dir)
-    model, cfg, meta = load_run(run_dir, device)
-    data = meta.get("data", {})
-    if data.get("world") != WORLD or data.get("obs_key", "pixels") != "pixels":
+    device = device or resolve_device(opts.device, "--device")
+    run = Run.open(opts.run)
+    run_dir, cfg, data = run.dir, run.config, run.data
+    if data.world != WORLD or data.obs_key != "pixels":
         raise WorldError(
-            f"{run_dir} was trained on {data.get('world')!r} ({data.get('obs_key', 'pixels')}); "
+            f"{run_dir} was trained on {data.world!r} ({data.obs_key}); "
             f"VoE pairs exist for {WORLD!r} pixels only"
         )
+    model = run.load_model(device)
+    pairs_file, pairs, steps, seed = opts.pairs_file, opts.pairs, opts.steps, opts.seed
+    untrained, context, horizon = opts.untrained, opts.context, opts.horizon
     h = model.history if context is None else context
-    if not isinstance(h, int) or not 1 <= h <= model.history:
+    if not 1 <= h <= model.history:
         raise UserError(f"--context {context!r} must be an integer in [1, {model.history}]")
-    if untrained < 1:
-        raise UserError(f"--untrained must be at least 1, got {untrained}")
     k = cfg.data.rollout if horizon is None else horizon
-    if not isinstance(k, int) or not 1 <= k <= 32:
-        raise UserError(f"--horizon {horizon!r} must be an integer in [1, 32]")
-    window = h + k if window is None else window
-    if not isinstance(window, int) or window < 1:
-        raise UserError(f"--window {window!r} must be an integer >= 1")
-    params = {**data["params"], "event": None}
-    data_path = data["path"]
+    window = h + k if opts.window is None else opts.window
+    params = {**data.params, "event": None}
+    data_path = data.path
     if not Path(data_path).exists():
         raise DataError(
             f"the run's training data {data_path} is missing; the baselines and probes train on "
             "it: restore it or collect it again with the same command"
         )
-    spec = ModelSpec(
-        tuple(meta["spec"]["obs_shape"]),
-        int(meta["spec"]["action_dim"]),
-        int(meta["spec"]["history"]),
-    )
+    spec = ModelSpec(run.shape.obs_shape, run.shape.action_dim, run.shape.history)
     if pairs_file is None:
         pairs_file = _pairs_path(run_dir, params, pairs, steps, seed, spec.obs_shape[0], log)
     fs = cfg.data.frameskip
@@ -278,7 +260,7 @@ def run_voe(
             "leave out --pairs-file to generate pairs with the run's own world params"
         )
 
-    base = _baselines(cfg, spec, data_path, pixel_steps, oracle_steps, seed, log)
+    base = _baselines(cfg, spec, data_path, opts.pixel_steps, opts.oracle_steps, seed, log)
     untrained_models = []
     for u in range(untrained):
         with torch.random.fork_rng():
@@ -410,8 +392,8 @@ def run_voe(
         metrics["oracle_pairwise_mean"] = results["oracle"]["pairwise_mean"]
 
     out: dict[str, Any] = {
-        "checkpoint_sha256": sha256_file(run_dir / "model.safetensors"),
-        "step": meta.get("step"),
+        "checkpoint_sha256": run.checkpoint_sha256(),
+        "step": run.step,
         "pairs_file": str(pairs_file),
         "pairs_params": pairs_params,
         "pairs_per_property_and_split": max(
@@ -435,7 +417,7 @@ def run_voe(
             "physjepa": "the run's model: latent surprise",
             "untrained": f"same architecture, {untrained} random inits (mean; spread as std)",
             "pixel": f"next-frame pixel predictor, {base['pixel'][1]['n_params']} params, "
-            f"{pixel_steps} steps on the run's training episodes",
+            f"{opts.pixel_steps} steps on the run's training episodes",
             "oracle": "next-state MLP on ground-truth simulator state (positions, velocities, "
             "varied params; appearance invisible to it)",
         },
@@ -459,7 +441,7 @@ def run_voe(
         "metrics": metrics,
     }
     out["examples"] = _examples(records, curves, breaks)
-    if with_probes:
+    if not opts.no_probes:
         t0 = time.time()
         out["probes"] = probes(model, cfg, data_path, params, device)
         log(f"probes: {time.time() - t0:.0f}s")
@@ -472,7 +454,7 @@ def run_voe(
             metrics[f"probe_r2_param_{name}"] = v
             metrics[f"probe_r2_param_{name}_mlp"] = pr["params_mlp"][name]
     out["seconds"] = round(time.time() - t_start, 1)
-    atomic_write_text(run_dir / "voe.json", json.dumps(out, indent=2))
+    run.write_result("voe.json", out)
     return out
 
 

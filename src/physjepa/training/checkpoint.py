@@ -20,10 +20,11 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
-from physjepa.config import Config, ConfigError
+from physjepa.config import Config
 from physjepa.errors import CheckpointError  # noqa: F401  (re-exported)
 from physjepa.fileio import atomic_write_bytes, atomic_write_text
-from physjepa.models.world_model import ModelSpec, WorldModel, build_world_model
+from physjepa.models.world_model import ModelSpec, WorldModel
+from physjepa.runs import Run, read_run_config
 
 RUN_FILES = (
     "config.json",
@@ -55,19 +56,6 @@ def update_config(run_dir: Path, cfg: Config) -> None:
     meta = read_run_config(run_dir)
     meta["config"] = cfg.to_dict()
     atomic_write_text(run_dir / "config.json", json.dumps(meta, indent=2, default=list))
-
-
-def read_run_config(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """The parsed ``config.json`` of a run, with a clear error when it is missing or corrupt."""
-    path = Path(run_dir) / "config.json"
-    if not path.exists():
-        raise CheckpointError(
-            f"{run_dir} is not a run directory (no config.json); train one with 'physjepa train --out {run_dir} ...'"
-        )
-    try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{path} is corrupt ({e}); restore it or retrain") from None
 
 
 def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -180,16 +168,8 @@ def load_weights(model: torch.nn.Module, run_dir: Path) -> int:
 
 def load_run(
     run_dir: str | os.PathLike, device: str | torch.device = "cpu"
-) -> tuple[WorldModel, Config, dict[str, Any]]:
-    """Rebuild a trained model from a run directory: (model in eval mode, config, config.json)."""
-    run_dir = Path(run_dir)
-    meta = read_run_config(run_dir)
-    try:
-        cfg = Config.from_dict(meta["config"])
-        s = meta["spec"]
-        spec = ModelSpec(tuple(s["obs_shape"]), int(s["action_dim"]), int(s["history"]))
-    except (KeyError, TypeError, ConfigError) as e:
-        raise CheckpointError(f"{run_dir}/config.json is not a physjepa run config ({e})") from None
-    model = build_world_model(cfg.model, spec)
-    meta["step"] = load_weights(model, run_dir)
-    return model.to(device).eval(), cfg, meta
+) -> tuple[WorldModel, Config, Run]:
+    """Rebuild a trained model from a run directory: (model in eval mode, config, the typed
+    :class:`~physjepa.runs.Run`, whose ``step`` is the checkpoint's)."""
+    run = Run.open(run_dir)
+    return run.load_model(device), run.config, run

@@ -15,9 +15,10 @@ import torch
 from tqdm import tqdm
 
 from physjepa import __version__
-from physjepa.config import Config, ConfigError, is_device_name, replace
+from physjepa.config import Config, ConfigError, replace
 from physjepa.data.episodes import VECTOR_OBS, EpisodeFile, split_episodes
 from physjepa.data.windows import WindowDataset
+from physjepa.device import resolve_device  # noqa: F401  (re-exported)
 from physjepa.errors import TrainError  # noqa: F401  (re-exported)
 from physjepa.fileio import atomic_write_text
 from physjepa.models.losses import compute_loss, prediction_loss, random_directions
@@ -25,31 +26,6 @@ from physjepa.models.world_model import ModelSpec, WorldModel, build_world_model
 from physjepa.runlog import read_metrics
 from physjepa.training import checkpoint as ckpt
 from physjepa.training import distributed as ddp
-
-
-def resolve_device(name: str, what: str = "train.device") -> torch.device:
-    """The one place a device is chosen: 'auto' picks cuda, then mps, then cpu.
-
-    ``what`` names the setting in error messages (``train.device``, ``--device``)."""
-    if not is_device_name(name):
-        raise ConfigError(f"{what}={name!r} is invalid: expected auto, cpu, cuda, cuda:N or mps")
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"{what}={name!r} but CUDA is not available here; use cpu or auto")
-    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
-        raise ConfigError(
-            f"{what}={name!r} but this machine has {torch.cuda.device_count()} CUDA device(s)"
-        )
-    if name == "mps" and not (
-        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
-    ):
-        raise ConfigError(f"{what}='mps' but MPS is not available here; use cpu or auto")
-    return torch.device(name)
 
 
 def observed_column(cfg: Config, file: EpisodeFile) -> str:
@@ -233,7 +209,13 @@ def _train(
             raise TrainError(
                 "--resume continues the saved config; only train.* settings (e.g. train.steps) and data.max_memory_mb may change"
             )
-        data_path = meta["data"]["path"]
+        recorded = meta["data"]["path"]
+        if data_path is not None and Path(data_path).resolve() != Path(recorded).resolve():
+            raise TrainError(
+                f"--resume continues on the run's own data {recorded}, not {data_path}; drop "
+                "--data, or train a new run on it with another --out"
+            )
+        data_path = recorded
         state = ckpt.load_checkpoint(run_dir)  # None: killed before its first checkpoint
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
@@ -242,6 +224,8 @@ def _train(
     # -- data ------------------------------------------------------------------------------
     with EpisodeFile(data_path) as file:  # the datasets keep handles of their own
         obs_key = observed_column(cfg, file)
+        if resume:
+            _check_same_data(file, meta["data"])
         train_eps, val_eps = split_episodes(file.n_episodes, cfg.data.val_fraction)
         data_info = {
             "path": str(data_path),
@@ -278,6 +262,17 @@ def _train(
     finally:
         train_data.close()
         val_data.close()
+
+
+def _check_same_data(file: EpisodeFile, recorded: dict) -> None:
+    """A resumed run's data file must still be the one it started on (world and episodes)."""
+    n = (recorded.get("train_episodes") or 0) + (recorded.get("val_episodes") or 0)
+    if file.world != recorded.get("world") or (n and file.n_episodes != n):
+        raise TrainError(
+            f"{file.path} changed since the run started ({file.n_episodes} {file.world!r} "
+            f"episodes, the run was trained on {n} {recorded.get('world')!r} episodes); "
+            "restore it, or train a new run with another --out"
+        )
 
 
 def _fit(
