@@ -183,11 +183,11 @@ def worlds(o: O.NoOptions) -> None:
 
 
 def train(o: O.TrainOptions) -> None:
-    from physjepa.config import Config, apply_overrides, load_preset
-    from physjepa.runs import read_run_config
+    from physjepa.config import apply_overrides, load_preset
+    from physjepa.runs import Run
 
     if o.resume:
-        cfg = apply_overrides(Config.from_dict(read_run_config(o.out)["config"]), o.overrides)
+        cfg = apply_overrides(Run.open(o.out).config, list(o.overrides))
     else:
         cfg = load_preset(o.preset, list(o.overrides))  # config errors before torch loads
     from physjepa.training.distributed import from_env
@@ -313,8 +313,11 @@ def voe(o: O.VoeOptions) -> None:
 def voe_generate(o: O.VoeGenerateOptions) -> None:
     from tqdm import tqdm
 
-    from physjepa.data.voe_pairs import VOE_PARAMS, generate
+    from physjepa.data.voe_pairs import VOE_PARAMS, WORLD, generate
+    from physjepa.errors import WorldError
 
+    if o.world != WORLD:
+        raise WorldError(f"VoE events exist for {WORLD!r} only, not {o.world!r}")
     props, splits = tuple(O.names(o.properties)), tuple(O.names(o.splits))
     params = {**VOE_PARAMS, **O.params(o.param)}
     total = o.pairs * len(props) * len(splits)

@@ -480,7 +480,7 @@ class VoeOptions(Options):
 @dataclass(frozen=True)
 class VoeGenerateOptions(Options):
     out: str = opt(help="pairs file to write (.h5)")
-    world: str = opt("ball-drop", "only ball-drop has VoE events", one_of("ball-drop"))
+    world: str = opt("ball-drop", "the world of the videos (only ball-drop has VoE events)")
     pairs: int = opt(50, "pairs per property and split", int_in(1, 500))
     steps: int = opt(40, "frames per video", at_least(1))
     seed: int = opt(0, "seed of the pairs", at_least(0))

@@ -25,26 +25,20 @@ def console_script() -> str:
     return str(script)
 
 
-def test_demo_end_to_end_console_script(tmp_path):
-    proc = subprocess.run(
-        [
-            console_script(),
-            "demo",
-            "--preset",
-            "debug",
-            "--episodes",
-            "8",
-            "--out",
-            "runs/demo",
-            "--data",
-            "data/ball.h5",
-        ],
-        cwd=tmp_path,
+def _demo(cwd) -> subprocess.CompletedProcess:
+    args = ["--preset", "debug", "--episodes", "8", "--out", "runs/demo", "--data", "data/ball.h5"]
+    return subprocess.run(
+        [console_script(), "demo", *args],
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=600,
         env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
     )
+
+
+def test_demo_end_to_end_console_script(tmp_path):
+    proc = _demo(tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     for step in ("[1/4]", "[2/4]", "[3/4]", "[4/4]", "demo finished"):
@@ -58,3 +52,7 @@ def test_demo_end_to_end_console_script(tmp_path):
     res = json.loads((run / "eval.json").read_text())
     assert res["metrics"], res
     assert "<html" in report.read_text().lower()
+    # the second `make demo` reuses its own data and replaces its own run
+    again = _demo(tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "[1/4] reusing data/ball.h5" in again.stdout

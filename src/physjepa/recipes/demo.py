@@ -42,7 +42,7 @@ def demo(opts: DemoOptions, log: Callable[[str], None] = print) -> DemoResult:
     from physjepa.data.episodes import EpisodeFile
     from physjepa.recipes.evaluate import evaluate, format_table
     from physjepa.report.html import write_report
-    from physjepa.runs import read_run_config
+    from physjepa.runs import Run
     from physjepa.training.loop import train
 
     t0 = time.time()
@@ -61,8 +61,7 @@ def demo(opts: DemoOptions, log: Callable[[str], None] = print) -> DemoResult:
                 "pass --data elsewhere (the demo never overwrites other data)"
             )
     if (out / "config.json").exists():
-        old = read_run_config(out).get("data", {}).get("path")
-        if old != str(data.resolve()):
+        if Run.open(out).data.path != str(data.resolve()):
             raise UserError(
                 f"{out} holds a run that is not a demo on {data}; pass --out elsewhere (the demo "
                 "only replaces its own runs)"

@@ -24,6 +24,7 @@ from physjepa.fileio import atomic_write_text
 from physjepa.models.losses import compute_loss, prediction_loss, random_directions
 from physjepa.models.world_model import ModelSpec, WorldModel, build_world_model
 from physjepa.runlog import read_metrics
+from physjepa.runs import DataSpec, Run
 from physjepa.training import checkpoint as ckpt
 from physjepa.training import distributed as ddp
 
@@ -202,14 +203,14 @@ def _train(
     ddp.barrier()
     state = None
     if resume:
-        meta = ckpt.read_run_config(run_dir)
-        saved = Config.from_dict(meta["config"])
+        previous = Run.open(run_dir)
+        saved = previous.config
         same_data = replace(saved.data, max_memory_mb=cfg.data.max_memory_mb) == cfg.data
         if saved.model != cfg.model or not same_data or saved.loss != cfg.loss:
             raise TrainError(
                 "--resume continues the saved config; only train.* settings (e.g. train.steps) and data.max_memory_mb may change"
             )
-        recorded = meta["data"]["path"]
+        recorded = previous.data.path
         if data_path is not None and Path(data_path).resolve() != Path(recorded).resolve():
             raise TrainError(
                 f"--resume continues on the run's own data {recorded}, not {data_path}; drop "
@@ -225,7 +226,7 @@ def _train(
     with EpisodeFile(data_path) as file:  # the datasets keep handles of their own
         obs_key = observed_column(cfg, file)
         if resume:
-            _check_same_data(file, meta["data"])
+            _check_same_data(file, previous.data)
         train_eps, val_eps = split_episodes(file.n_episodes, cfg.data.val_fraction)
         data_info = {
             "path": str(data_path),
@@ -264,13 +265,13 @@ def _train(
         val_data.close()
 
 
-def _check_same_data(file: EpisodeFile, recorded: dict) -> None:
+def _check_same_data(file: EpisodeFile, recorded: DataSpec) -> None:
     """A resumed run's data file must still be the one it started on (world and episodes)."""
-    n = (recorded.get("train_episodes") or 0) + (recorded.get("val_episodes") or 0)
-    if file.world != recorded.get("world") or (n and file.n_episodes != n):
+    n = (recorded.train_episodes or 0) + (recorded.val_episodes or 0)
+    if file.world != recorded.world or (n and file.n_episodes != n):
         raise TrainError(
             f"{file.path} changed since the run started ({file.n_episodes} {file.world!r} "
-            f"episodes, the run was trained on {n} {recorded.get('world')!r} episodes); "
+            f"episodes, the run was trained on {n} {recorded.world!r} episodes); "
             "restore it, or train a new run with another --out"
         )
 
