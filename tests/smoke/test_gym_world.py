@@ -46,7 +46,8 @@ gym.register("DriftEnv-v0", entry_point=Drift, max_episode_steps=30)
 
 def test_pendulum_collect_train_plan(tmp_path):
     proc = cli("collect", "--world", "gym:Pendulum-v1", "--episodes", "8", "--steps", "30",
-               "--out", "pend.h5", "--image-size", "32", "--workers", "1", cwd=tmp_path)  # fmt: skip
+               "--out", "pend.h5", "--image-size", "32", "--workers", "1",
+               cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     with EpisodeFile(tmp_path / "pend.h5") as f:
         assert f.world == "gym:Pendulum-v1" and f.columns["pixels"][0] == (240, 32, 32, 3)

@@ -176,7 +176,8 @@ def test_forecast_and_monitor_refuse_data_of_another_world(beam_run, ball_file):
 
 def test_forecast_refuses_a_world_without_failure(tmp_path):
     proc = cli("collect", "--world", "reaction", "--episodes", "4", "--steps", "20",
-               "--policy", "scripted", "--workers", "1", "--out", "re.h5", cwd=tmp_path)  # fmt: skip
+               "--policy", "scripted", "--workers", "1", "--out", "re.h5",
+               cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     with EpisodeFile(tmp_path / "re.h5") as f:
         assert f.columns["sensors"][0] == (80, 8)

@@ -24,16 +24,26 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PROBE = """<script>
 window.__errors = [];
 window.addEventListener('error', function (e) {
-  window.__errors.push(e.message || ('failed to load ' + (e.target && (e.target.src || e.target.href))));
+  var t = e.target;
+  window.__errors.push(e.message || ('failed to load ' + (t && (t.src || t.href))));
 }, true);
 var __err = console.error;
-console.error = function () { window.__errors.push([].join.call(arguments, ' ')); __err.apply(console, arguments); };
+console.error = function () {
+  window.__errors.push([].join.call(arguments, ' '));
+  __err.apply(console, arguments);
+};
 window.addEventListener('load', function () {
   var r = {
     errors: window.__errors,
-    images: [].map.call(document.images, function (i) { return {alt: i.alt, ok: i.complete && i.naturalWidth > 0, w: i.naturalWidth}; }),
-    videos: [].map.call(document.querySelectorAll('video'), function (v) { return {ok: v.readyState >= 2 && v.videoWidth > 0}; }),
-    cells: [].map.call(document.querySelectorAll('td'), function (td) { return td.textContent.trim(); }),
+    images: [].map.call(document.images, function (i) {
+      return {alt: i.alt, ok: i.complete && i.naturalWidth > 0, w: i.naturalWidth};
+    }),
+    videos: [].map.call(document.querySelectorAll('video'), function (v) {
+      return {ok: v.readyState >= 2 && v.videoWidth > 0};
+    }),
+    cells: [].map.call(document.querySelectorAll('td'), function (td) {
+      return td.textContent.trim();
+    }),
     tables: document.querySelectorAll('table').length
   };
   var pre = document.createElement('pre'); pre.id = '__probe'; pre.textContent = JSON.stringify(r);
@@ -47,7 +57,8 @@ def _chromium_dom(page, profile) -> str:
         pytest.fail("chromium is not installed: apt-get install chromium (.ci/run installs it)")
     args = [
         CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-dev-shm-usage", "--disable-component-update",
+        "--no-first-run", "--disable-background-networking", "--disable-dev-shm-usage",
+        "--disable-component-update",
         "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=10000",
         "--dump-dom", page.as_uri(),
     ]  # fmt: skip

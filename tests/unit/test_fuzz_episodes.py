@@ -382,7 +382,8 @@ def non_finite(d, base, rng):
                 f"{value} in {col}[{row}, {k}] ({data.dtype})",
                 _put(col, data),
                 expect="error",
-                match=rf"'{col}' holds NaN or inf at row {row} \(episode {ep}, step {row - offs[ep]}\)",
+                match=rf"'{col}' holds NaN or inf at row {row} "
+                rf"\(episode {ep}, step {row - offs[ep]}\)",
             )
         )
     return cases
@@ -591,7 +592,7 @@ FAMILIES = [
 ]
 
 
-# -- the worker: opens one file and calls every read method -----------------------------------------
+# -- the worker: opens one file and calls every read method ---------------------------------
 _FAILED = object()
 _STEP = ["start"]
 
@@ -914,7 +915,7 @@ def test_odd_paths_are_data_errors(tmp_path):
         assert "\n" not in str(e.value)
 
 
-# -- the CLI: exit 2 and one line, no traceback --------------------------------------------------------
+# -- the CLI: exit 2 and one line, no traceback ----------------------------------------------
 def _cli_cases(d: Path, base: Path) -> dict[str, tuple[Path, str]]:
     """Two damaged files, one failing on open and one in a read after it (tests/smoke/test_cli.py
     already covers a file that is not HDF5 at all)."""
