@@ -70,7 +70,9 @@ def train_cli(data, *extra, out="r", preset="debug", cwd) -> Result:
     )
 
 
-def subprocess_cli(*args, cwd, input: str | None = None, env: dict | None = None) -> Result:
+def subprocess_cli(
+    *args, cwd, input: str | None = None, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """``python -m physjepa ARGS`` in a real subprocess (a fresh interpreter, real stdin)."""
     return subprocess.run(
         [sys.executable, "-m", "physjepa", *map(str, args)],
