@@ -18,6 +18,7 @@ import shutil  # noqa: E402
 from pathlib import Path
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
 
 from physjepa.config import Config, load_preset  # noqa: E402
 from physjepa.data.collect import collect  # noqa: E402
@@ -27,6 +28,15 @@ from physjepa.training.loop import train  # noqa: E402
 TINY_EPISODES, TINY_STEPS, TINY_IMAGE = 12, 40, 32
 #: The debug preset, shortened, on the CPU: the shared run and the training tests use these.
 DEBUG_OVERRIDES = ["train.steps=20", "train.device=cpu"]  # bit-identical reruns need the CPU
+
+
+@pytest.fixture(autouse=True)
+def _threads_unchanged():
+    """No test leaves torch's thread count changed for the tests after it (``monitor
+    --threads`` and ``train.threads`` set it process-wide; tests/clitools.py puts it back)."""
+    threads = torch.get_num_threads()
+    yield
+    assert torch.get_num_threads() == threads, "torch's thread count leaked out of this test"
 
 
 @pytest.fixture(scope="session")

@@ -427,7 +427,8 @@ def _build(cls: type, d: dict[str, Any], prefix: str) -> Any:
     unknown = sorted(set(d) - valid)
     if unknown:
         raise ConfigError(
-            f"unknown config key(s) {[prefix + k for k in unknown]}; valid: {sorted(prefix + k for k in valid)}"
+            f"unknown config key(s) {[prefix + k for k in unknown]}; valid: "
+            f"{sorted(prefix + k for k in valid)}"
         )
     kwargs = {}
     for k, v in d.items():

@@ -8,7 +8,8 @@ from typing import Any
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    """Parsed lines of ``run_dir/metrics.jsonl``; blank, truncated or non-object lines are skipped."""
+    """Parsed lines of ``run_dir/metrics.jsonl``; blank, truncated or non-object lines are
+    skipped."""
     path = Path(run_dir) / "metrics.jsonl"
     if not path.is_file():
         return []

@@ -1,9 +1,9 @@
 """One training step's loss and gradients, for the 1-process vs N-process test.
 
-Run under ``torchrun --nproc_per_node=N tests/distributed/grad_step.py DATA OUT [--float64]``: every rank
-takes its shard of the same global batch, computes the loss (SIGReg on the gathered
-embeddings, BatchNorm over the global batch) and backward, then the gradients are averaged;
-rank 0 saves the global loss, every parameter's gradient and the BatchNorm running stats.
+Run under ``torchrun --nproc_per_node=N tests/distributed/grad_step.py DATA OUT [--float64]``:
+every rank takes its shard of the same global batch, computes the loss (SIGReg on the
+gathered embeddings, BatchNorm over the global batch) and backward, then the gradients are
+averaged; rank 0 saves the global loss, every parameter's gradient and the BatchNorm running stats.
 ``--float64`` computes everything in double precision (the reference for the tolerances).
 """
 

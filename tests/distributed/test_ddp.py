@@ -2,7 +2,9 @@
 
 The equivalence needs dropout off (each rank draws its own masks) and is checked twice: one
 step's loss and every gradient (``grad_step.py``), and a short ``physjepa train`` run's logged
-training and held-out losses.
+training and held-out losses. The one-process sides run in this process: with one process
+``torchrun`` takes the very same path (``WORLD_SIZE=1`` disables every collective), so only
+the multi-process runs pay for the launcher and fresh interpreters.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import grad_step
 import pytest
 import torch
 
+from physjepa.config import load_preset
 from physjepa.runlog import read_metrics
+from physjepa.training.loop import train
 
 HERE = Path(__file__).parent
 
@@ -36,10 +41,24 @@ def torchrun(nproc: int, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     return res
 
 
-def train_debug(n: int, data: Path, out: Path, overrides: list[str], cwd: Path):
-    """``physjepa train`` of the debug preset in ``n`` torchrun processes."""
+def train_debug(n: int, data: Path, out: Path, overrides: list[str], cwd: Path) -> None:
+    """``physjepa train`` of the debug preset in ``n`` torchrun processes (one: in this
+    process, the same config the CLI builds)."""
+    if n == 1:
+        train(load_preset("debug", overrides), data, out, progress=False)
+        return
     args = ["-m", "physjepa", "train", "--data", str(data), "--preset", "debug"]
-    return torchrun(n, *args, "--out", str(out), "--quiet", *overrides, cwd=cwd)
+    res = torchrun(n, *args, "--out", str(out), "--quiet", *overrides, cwd=cwd)
+    assert "run saved in" in res.stdout
+
+
+def one_process_grad_step(data: Path, out: Path, float64: bool) -> None:
+    """``grad_step.py`` as one process, here; the global dtype and RNG are put back."""
+    with torch.random.fork_rng():
+        try:
+            grad_step.main(str(data), str(out), float64)
+        finally:
+            torch.set_default_dtype(torch.float32)
 
 
 def _max_rel(a: torch.Tensor, b: torch.Tensor, ref: torch.Tensor) -> float:
@@ -54,11 +73,13 @@ def test_one_step_loss_and_gradients_match(ball_file, tmp_path):
     largest gradient in the first conv layer): that is torch's own CPU BatchNorm kernel's
     float32 round-off, which the float64 reference exposes; so 1-vs-2 is held to 1e-3.
     """
-    runs = {"one": (1, []), "two": (2, []), "ref": (1, ["--float64"])}
     out = {}
-    for name, (n, extra) in runs.items():
+    for name in ("one", "two", "ref"):
         path = tmp_path / f"{name}.pt"
-        torchrun(n, str(HERE / "grad_step.py"), str(ball_file), str(path), *extra, cwd=tmp_path)
+        if name == "two":
+            torchrun(2, str(HERE / "grad_step.py"), str(ball_file), str(path), cwd=tmp_path)
+        else:
+            one_process_grad_step(ball_file, path, float64=name == "ref")
         out[name] = torch.load(path, weights_only=True)
     one, two, ref = out["one"], out["two"], out["ref"]
     assert ref["grads"]["encoder.net.0.weight"].dtype == torch.float64
@@ -95,9 +116,8 @@ def test_train_with_torchrun_matches_one_process(ball_file, tmp_path):
     runs = {}
     for n in (1, 2):
         out = tmp_path / f"p{n}"
-        res = train_debug(n, ball_file, out, over, cwd=tmp_path)
+        train_debug(n, ball_file, out, over, cwd=tmp_path)
         runs[n] = out
-        assert "run saved in" in res.stdout
     loss = {n: [r["train/loss"] for r in read_metrics(runs[n]) if "train/loss" in r] for n in runs}
     assert len(loss[1]) == len(loss[2]) == 6
     for a, b in zip(loss[1], loss[2]):

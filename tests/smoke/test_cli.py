@@ -1,66 +1,25 @@
-"""Every CLI command end to end in real subprocesses, and one-line errors for bad input."""
+"""Every CLI command end to end through ``physjepa.cli.main`` in this process (see
+``tests/clitools.py``), and one-line errors for bad input. The entry points themselves run as
+real processes elsewhere: the console script in tests/e2e/test_demo.py, ``python -m physjepa``
+in tests/smoke/test_materials_cli.py (stdin) and test_crash_resume.py, torchrun in
+tests/distributed."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 
 import h5py
 import numpy as np
+import pytest
+from clitools import assert_one_line_error, assert_usage_error, cli, stderr_lines, train_cli
 
+from physjepa import cli as physjepa_cli
 from physjepa.data.episodes import EpisodeFile
-
-TIMEOUT = 300
-
-
-def cli(*args, cwd, env: dict | None = None) -> subprocess.CompletedProcess:
-    """``python -m physjepa ARGS`` in ``cwd``; ``env`` adds variables (a ``PYTHONPATH`` given
-    there goes in front of the inherited one)."""
-    full = None
-    if env:
-        full = {**os.environ, **env}
-        if "PYTHONPATH" in env and os.environ.get("PYTHONPATH"):
-            full["PYTHONPATH"] = env["PYTHONPATH"] + os.pathsep + os.environ["PYTHONPATH"]
-    return subprocess.run(
-        [sys.executable, "-m", "physjepa", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        env=full,
-    )
-
-
-def train_cli(data, *extra, out="r", preset="debug", cwd) -> subprocess.CompletedProcess:
-    """``physjepa train --data DATA --preset PRESET --out OUT --quiet EXTRA...``"""
-    return cli(
-        "train", "--data", data, "--preset", preset, "--out", out, "--quiet", *extra, cwd=cwd
-    )
-
-
-def _stderr_lines(proc) -> list[str]:
-    """stderr without tqdm progress-bar output (which redraws with carriage returns)."""
-    lines = []
-    for line in proc.stderr.splitlines():
-        line = line.split("\r")[-1]  # what a terminal would finally show
-        if line.strip() and "%|" not in line and not re.search(r"\d+(ep|step) \[", line):
-            lines.append(line)
-    return lines
-
-
-def assert_one_line_error(proc, command: str, *needles: str) -> str:
-    assert proc.returncode != 0, proc.stdout
-    lines = _stderr_lines(proc)
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith(f"physjepa {command}: error:"), lines[0]
-    assert "Traceback" not in proc.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return lines[0]
+from physjepa.device import resolve_device
+from physjepa.options import NoOptions
+from physjepa.runs import Run
 
 
 # -- the happy path ----------------------------------------------------------------------------
@@ -78,7 +37,7 @@ def test_collect_then_inspect(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "wrote d/ball.h5" in proc.stdout
-    assert _stderr_lines(proc) == [], proc.stderr
+    assert stderr_lines(proc) == [], proc.stderr
     with EpisodeFile(tmp_path / "d" / "ball.h5") as f:
         assert f.n_episodes == 3 and f.n_steps == 18 and f.params["gravity"] == 2.0
         assert f.attrs()["seed"] == 2
@@ -115,11 +74,11 @@ def test_train_eval_report(tmp_path, ball_file):
     proc = cli("train", "--out", "runs/r", "--resume", "train.steps=6", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert '"preset": "debug"' in proc.stdout and "parameters" in proc.stdout
-    assert "6/6" in proc.stderr and _stderr_lines(proc) == [], proc.stderr
+    assert "6/6" in proc.stderr and stderr_lines(proc) == [], proc.stderr
     steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert max(steps) == 6
 
-    proc = cli("eval", "runs/r", cwd=tmp_path)
+    proc = cli("eval", "runs/r", "--device", "auto", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "rollout error vs horizon" in proc.stdout and "ball_pos" in proc.stdout
     ev = json.loads((run / "eval.json").read_text())
@@ -264,6 +223,8 @@ def test_plan_then_report(tmp_path, two_room_run):
         "1",
         "--world",
         "two-room",
+        "--device",
+        "auto",
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
@@ -272,6 +233,7 @@ def test_plan_then_report(tmp_path, two_room_run):
     assert plan["world"] == "two-room" and len(plan["checkpoint_sha256"]) == 64
     assert plan["gifs"] == ["plan_ep0.gif"] and (run / "plan_ep0.gif").read_bytes()[:4] == b"GIF8"
     assert plan["planner"]["samples"] == 8 and plan["episodes"] == 2
+    assert plan["device"] == str(resolve_device("auto"))  # 'auto' resolved once, recorded
     assert cli("report", run, cwd=tmp_path).returncode == 0
     html = (run / "report.html").read_text()
     assert "Planning (closed loop)" in html and "data:image/gif;base64," in html
@@ -293,3 +255,82 @@ def test_error_plan_bad_inputs(tmp_path, two_room_run, debug_run):
     assert_one_line_error(
         cli("plan", debug_run, cwd=tmp_path), "plan", "no planning manifest for world 'ball-drop'"
     )
+
+
+def test_bad_option_values_name_the_flag(tmp_path, two_room_run):
+    """Rules of the options dataclasses: one line naming the flag, nothing written."""
+    proc = cli("plan", two_room_run, "--episodes", "0", cwd=tmp_path)
+    assert_one_line_error(proc, "plan", "--episodes=0", "an integer >= 1")
+    proc = cli("plan", two_room_run, "--horizon", "2", "--execute", "3", cwd=tmp_path)
+    assert_one_line_error(proc, "plan", "--execute=3", "--horizon=2")
+    proc = cli("plan", two_room_run, "--device", "gpu", cwd=tmp_path)
+    assert_one_line_error(proc, "plan", "--device='gpu'", "auto, cpu, cuda")
+    proc = cli("monitor", two_room_run, "--far", "2", cwd=tmp_path)
+    assert_one_line_error(proc, "monitor", "--far=2.0", "a rate in (0, 1)")
+    proc = cli("collect", "--world", "ball-drop", "--episodes", "0", "--out", "x.h5", cwd=tmp_path)
+    assert_one_line_error(proc, "collect", "--episodes=0")
+    assert not (two_room_run / "plan.json").exists() and not (tmp_path / "x.h5").exists()
+
+
+def test_flags_argparse_refuses_name_the_flag(tmp_path, two_room_run):
+    """What argparse refuses (a flag of another command, a value of the wrong kind): exit 2,
+    its usage, then an error line naming the flag."""
+    assert_usage_error(cli("plan", two_room_run, "--far", cwd=tmp_path), "--far")
+    assert_usage_error(cli("plan", two_room_run, "--episodes", "x", cwd=tmp_path), "--episodes")
+    assert not (two_room_run / "plan.json").exists()
+
+
+@pytest.mark.parametrize(
+    "bug",
+    [ValueError("a bug of ours"), np.linalg.LinAlgError("Singular matrix"), KeyError("bug")],
+    ids=["ValueError", "LinAlgError", "KeyError"],
+)
+def test_an_internal_error_keeps_its_traceback(tmp_path, monkeypatch, bug):
+    """Only errors we raise on purpose become one line: a plain ValueError or a numpy error
+    inside a handler is a bug, and main lets it through with its traceback."""
+
+    def handler(o):
+        raise bug
+
+    cmd = physjepa_cli.Command(NoOptions, handler, "worlds, broken")
+    monkeypatch.setitem(physjepa_cli.COMMANDS, "worlds", cmd)
+    with pytest.raises(type(bug)) as info:
+        physjepa_cli.main(["worlds"])
+    assert info.value is bug
+
+
+# -- data of another world, and places that cannot be written ----------------------------------
+def test_eval_refuses_data_of_another_world_and_keeps_eval_json(tmp_path, copy_run, two_room_run):
+    run = copy_run()
+    (run / "eval.json").write_text('{"metrics": {"eval/probe_r2_ball_pos": 0.5}}\n')
+    before = (run / "eval.json").read_bytes()
+    other = Run.open(two_room_run).data.path
+    proc = cli("eval", run, "--data", other, "--device", "auto", cwd=tmp_path)
+    assert_one_line_error(
+        proc, "eval", str(other), "is not data for the run", "'two-room'", "'ball-drop'"
+    )
+    assert (run / "eval.json").read_bytes() == before
+    assert not (run / "rollout_strip.png").exists()
+
+
+def test_train_resume_refuses_other_data(tmp_path, copy_run, two_room_run):
+    run = copy_run()
+    weights, log = (run / "model.safetensors").read_bytes(), (run / "metrics.jsonl").read_bytes()
+    other = Run.open(two_room_run).data.path
+    proc = cli("train", "--out", run, "--resume", "--data", other, "--quiet", cwd=tmp_path)
+    assert_one_line_error(proc, "train", "--resume continues on the run's own data", str(other))
+    assert (run / "model.safetensors").read_bytes() == weights
+    assert (run / "metrics.jsonl").read_bytes() == log
+
+
+def test_collect_into_a_place_that_cannot_be_written(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    args = ["collect", "--world", "ball-drop", "--episodes", "1", "--steps", "2"]
+    for out, needles in [
+        ("/proc/x.h5", ["cannot write /proc/x.h5", "choose an output path"]),
+        ("afile/x.h5", ["cannot write afile/x.h5", "afile is a file, not a folder"]),
+    ]:
+        proc = cli(*args, "--workers", "1", "--out", out, cwd=tmp_path)
+        line = assert_one_line_error(proc, "collect", *needles)
+        assert "errno" not in line.lower() and "Unable to" not in line, line
+    assert (tmp_path / "afile").read_text() == "x"

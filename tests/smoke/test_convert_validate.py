@@ -1,19 +1,18 @@
-"""``physjepa convert`` and ``physjepa validate`` end to end in real subprocesses: a folder of
-.npz episodes becomes an episode file that the debug preset trains on; validate says ok on good
-files and names what is wrong, and where, in deliberately broken ones (one line each)."""
+"""``physjepa convert`` and ``physjepa validate`` end to end (through ``main``, in process): a
+folder of .npz episodes becomes an episode file that the debug preset trains on; validate says
+ok on good files and names what is wrong, and where, in deliberately broken ones (one line
+each)."""
 
 from __future__ import annotations
 
 import re
 import shutil
-from types import SimpleNamespace
 
 import h5py
 import numpy as np
 import pytest
-from test_cli import assert_one_line_error, cli, train_cli
+from clitools import assert_one_line_error, cli, train_cli
 
-from physjepa.cli import main
 from physjepa.data.episodes import FORMAT, EpisodeWriter
 
 LENS = (10, 10, 10)
@@ -129,21 +128,11 @@ BROKEN = {
 }
 
 
-def validate_in_process(path, capsys) -> SimpleNamespace:
-    """``physjepa validate PATH`` through the CLI's ``main`` in this process (a subprocess
-    per broken file would spend seconds each importing torch)."""
-    capsys.readouterr()
-    rc = main(["validate", str(path)])
-    out, err = capsys.readouterr()
-    return SimpleNamespace(returncode=rc, stdout=out, stderr=err)
-
-
 @pytest.mark.parametrize("name", sorted(BROKEN))
-def test_validate_catches_damage(tmp_path, capsys, name):
+def test_validate_catches_damage(tmp_path, name):
     override, needles = BROKEN[name]
     write_raw(tmp_path / "bad.h5", **override)
-    proc = validate_in_process(tmp_path / "bad.h5", capsys)
-    assert proc.returncode == 2
+    proc = cli("validate", tmp_path / "bad.h5", cwd=tmp_path)
     assert_one_line_error(proc, "validate", "bad.h5", *needles)
 
 
@@ -197,8 +186,8 @@ def test_validate_ok_truncated_and_corrupt(tmp_path):
     assert re.search(r"^ok:", cli("validate", "good.h5", cwd=tmp_path).stdout)
 
 
-def test_convert_videos_flags(tmp_path, capsys):
-    """--size and --actions-dir reach the video importer (through the CLI's main, in process)."""
+def test_convert_videos_flags(tmp_path):
+    """--size and --actions-dir reach the video importer."""
     av = pytest.importorskip("av")
     rng = np.random.default_rng(1)
     (tmp_path / "vids").mkdir()
@@ -216,11 +205,11 @@ def test_convert_videos_flags(tmp_path, capsys):
                 c.mux(packet)
         rows = "".join(f"{x:.4f},{y:.4f}\n" for x, y in ep["action"])
         (tmp_path / "acts" / f"{name}.csv").write_text("push_x,push_y\n" + rows)
-    capsys.readouterr()
-    args = ["convert", str(tmp_path / "vids"), "--to", str(tmp_path / "v.h5"), "--size", "24"]
-    assert main([*args, "--actions-dir", str(tmp_path / "acts")]) == 0
-    out = capsys.readouterr().out
+    args = ["convert", "vids", "--to", "v.h5", "--size", "24", "--actions-dir", "acts"]
+    proc = cli(*args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
     assert "videos; importer 'video'" in out, out
     assert "2 episode(s), 21 steps, fps 25" in out and "pixels (24, 24, 3) uint8" in out, out
-    assert main(["validate", str(tmp_path / "v.h5")]) == 0
-    assert capsys.readouterr().out.startswith("ok: 2 episodes, 21 steps")
+    proc = cli("validate", "v.h5", cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stdout.startswith("ok: 2 episodes, 21 steps"), proc

@@ -4,10 +4,9 @@ discrete-action env, and a third-party env registered by a module given to --gym
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
-from test_cli import assert_one_line_error, cli, train_cli
+from clitools import assert_one_line_error, cli, train_cli
 
 from physjepa.data.episodes import EpisodeFile
 from physjepa.worlds import make
@@ -47,12 +46,13 @@ gym.register("DriftEnv-v0", entry_point=Drift, max_episode_steps=30)
 
 def test_pendulum_collect_train_plan(tmp_path):
     proc = cli("collect", "--world", "gym:Pendulum-v1", "--episodes", "8", "--steps", "30",
-               "--out", "pend.h5", "--image-size", "32", cwd=tmp_path)  # fmt: skip
+               "--out", "pend.h5", "--image-size", "32", "--workers", "1",
+               cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     with EpisodeFile(tmp_path / "pend.h5") as f:
         assert f.world == "gym:Pendulum-v1" and f.columns["pixels"][0] == (240, 32, 32, 3)
         assert f.columns["sensors"][0] == (240, 3) and dict(f.state_spec)["obs"] == (3,)
-    assert train_cli("pend.h5", "train.steps=30", cwd=tmp_path).returncode == 0
+    assert train_cli("pend.h5", "train.steps=10", cwd=tmp_path).returncode == 0
     proc = cli("plan", "r", "--episodes", "2", "--set", "samples=8", "--set", "iterations=1",
                "--horizon", "2", "--baselines", "random", "--gifs", "1", cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -85,24 +85,21 @@ def test_world_contract_and_replayed_sim_state():
     assert c.done and steps < 100
 
 
-def test_third_party_env_through_gym_import(tmp_path):
+def test_third_party_env_through_gym_import(tmp_path, monkeypatch):
     (tmp_path / "my_envs.py").write_text(THIRD_PARTY)
-    sys.path.insert(0, str(tmp_path))
-    try:
-        w = make("gym:DriftEnv-v0", image_size=16, gym_import="my_envs")
-        goal_w = make("gym:DriftEnv-v0", image_size=16, gym_import="my_envs")
-        goal_w.reset(seed=0)
-        goal = goal_w.goal_here()
-        w.reset(seed=0)  # the very state of the goal: the distance rule would say success
-        w.step(np.zeros(1, np.float32))
-        x = float(w.state()["obs"][0])
-        assert abs(x) > 0.05 and w.goal_distance(goal) < w.params["success_radius"]
-        assert w.success(goal) is False  # the env's own info["is_success"] decides
-    finally:
-        sys.path.remove(str(tmp_path))
-    env = {"PYTHONPATH": str(tmp_path)}
+    monkeypatch.syspath_prepend(str(tmp_path))  # where the user's module is importable
+    w = make("gym:DriftEnv-v0", image_size=16, gym_import="my_envs")
+    goal_w = make("gym:DriftEnv-v0", image_size=16, gym_import="my_envs")
+    goal_w.reset(seed=0)
+    goal = goal_w.goal_here()
+    w.reset(seed=0)  # the very state of the goal: the distance rule would say success
+    w.step(np.zeros(1, np.float32))
+    x = float(w.state()["obs"][0])
+    assert abs(x) > 0.05 and w.goal_distance(goal) < w.params["success_radius"]
+    assert w.success(goal) is False  # the env's own info["is_success"] decides
     proc = cli("collect", "--world", "gym:DriftEnv-v0", "--gym-import", "my_envs",
-               "--episodes", "3", "--steps", "50", "--out", "d.h5", cwd=tmp_path, env=env)  # fmt: skip
+               "--episodes", "3", "--steps", "50", "--workers", "1", "--out", "d.h5",
+               cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     with EpisodeFile(tmp_path / "d.h5") as f:
         assert f.params["gym_import"] == "my_envs"

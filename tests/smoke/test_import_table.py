@@ -1,4 +1,4 @@
-"""``physjepa import-table`` end to end in real subprocesses: a CSV log of a damped
+"""``physjepa import-table`` end to end (in process, through ``main``): a CSV log of a damped
 spring-mass system becomes an episode file, a model trains on it with the command the import
 prints (debug preset, MLP encoder on the sensors), its loss falls, and ``physjepa eval`` runs.
 
@@ -13,7 +13,7 @@ import json
 import shlex
 
 import numpy as np
-from test_cli import assert_one_line_error, cli
+from clitools import assert_one_line_error, cli
 
 from physjepa.data.episodes import EpisodeFile
 

@@ -1,19 +1,21 @@
 """Beam and reaction worlds end to end: collect -> train on sensor vectors -> forecast ->
-monitor a stream with malformed rows and an injected fault (file, stdin, a growing file)."""
+monitor a stream with malformed rows and an injected fault (file, stdin, a growing file).
+
+In process through ``physjepa.cli.main``, except the stdin stream: that one is a real
+``python -m physjepa`` with a pipe."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 
 import numpy as np
 import pytest
-from test_cli import TIMEOUT, assert_one_line_error, cli, train_cli
+from clitools import assert_one_line_error, cli, subprocess_cli, train_cli
 
 from physjepa.data.episodes import EpisodeFile
+from physjepa.metrics.surprise import auroc
 from physjepa.worlds import make
 
 ONSET = 45
@@ -23,7 +25,7 @@ ONSET = 45
 def beam_run(tmp_path_factory):
     d = tmp_path_factory.mktemp("beam")
     proc = cli("collect", "--world", "beam", "--episodes", "16", "--steps", "60",
-               "--policy", "scripted", "--out", "beam.h5", cwd=d)  # fmt: skip
+               "--policy", "scripted", "--workers", "1", "--out", "beam.h5", cwd=d)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     proc = train_cli("beam.h5", "model.encoder=mlp", "train.steps=60", cwd=d)
     assert proc.returncode == 0, proc.stderr
@@ -43,14 +45,27 @@ def test_collected_sensors_and_the_run_observes_them(beam_run):
 
 
 def test_forecast_writes_metrics(beam_run):
-    proc = cli("forecast", "r", "--horizon", "10", cwd=beam_run)
+    proc = cli("forecast", "r", "--horizon", "10", "--device", "auto", cwd=beam_run)
     assert proc.returncode == 0, proc.stderr
     assert "AUROC" in proc.stdout
     res = json.loads((beam_run / "r" / "forecast.json").read_text())
     assert res["horizon"] == 10 and len(res["scores"]) == res["episodes"] >= 1
     m = res["metrics"]
-    assert 0.0 <= m["auroc"] <= 1.0 and m["failures"] >= 1
-    assert 0.0 <= m["false_alarm_rate"] <= 1.0  # measured: the threshold comes from training
+    # the metrics agree with the per-step scores written beside them: labels rebuilt from
+    # the failure steps (1 within K=10 steps before the failure, 0 earlier, -1 after)
+    labels = []
+    for scores, failed in zip(res["scores"], res["failed_at"]):
+        y = np.zeros(len(scores), np.int8)
+        if failed is not None:
+            y[failed:], y[max(0, failed - 10) : failed] = -1, 1
+        labels.append(y)
+    y, s = np.concatenate(labels), np.concatenate(res["scores"])
+    assert m["failures"] == sum(f is not None for f in res["failed_at"]) >= 1
+    assert m["steps_positive"] == (y == 1).sum() > 0 and m["steps_negative"] == (y == 0).sum()
+    # (the scores are written rounded to 4 decimals)
+    assert m["auroc"] == pytest.approx(auroc(s[y == 1], s[y == 0]), abs=0.01)
+    assert m["false_alarm_rate"] == pytest.approx(np.mean(s[y == 0] > m["threshold"]), abs=0.02)
+    assert proc.stdout.count(f"AUROC {m['auroc']:.3f}") == 1
 
 
 def _stream_csv(run_dir, path, bad_rows=True):
@@ -101,10 +116,8 @@ def test_monitor_streams_a_file_skips_bad_rows_and_flags_the_fault(beam_run):
 def test_monitor_reads_stdin_and_follows_a_growing_file(beam_run):
     good = _stream_csv(beam_run, beam_run / "stream.csv", bad_rows=False)
     text = (beam_run / "stream.csv").read_text()
-    proc = subprocess.run(
-        [sys.executable, "-m", "physjepa", "monitor", "r", "--source", "-", "--far", "0.001"],
-        input=text, cwd=beam_run, capture_output=True, text=True, timeout=TIMEOUT,
-    )  # fmt: skip
+    proc = subprocess_cli("monitor", "r", "--source", "-", "--far", "0.001", "--device", "auto",
+                          input=text, cwd=beam_run)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     _check_alerts(proc.stdout, good)
 
@@ -114,7 +127,7 @@ def test_monitor_reads_stdin_and_follows_a_growing_file(beam_run):
     live.write_text("".join(lines[:20]))
 
     def writer():
-        time.sleep(1.0)
+        time.sleep(0.5)
         with open(live, "a") as f:
             for line in lines[20:]:
                 f.write(line)
@@ -124,7 +137,7 @@ def test_monitor_reads_stdin_and_follows_a_growing_file(beam_run):
     th = threading.Thread(target=writer)
     th.start()
     proc = cli("monitor", "r", "--source", "live.csv", "--far", "0.001", "--follow",
-               "--idle-exit", "8", cwd=beam_run)  # fmt: skip
+               "--idle-exit", "3", cwd=beam_run)  # fmt: skip
     th.join()
     assert proc.returncode == 0, proc.stderr
     _check_alerts(proc.stdout, good)
@@ -147,13 +160,28 @@ def test_monitor_and_forecast_bad_input(beam_run):
     )
 
 
+def test_forecast_and_monitor_refuse_data_of_another_world(beam_run, ball_file):
+    """A ball-drop file given to a beam run: one line naming both worlds, nothing written."""
+    result = beam_run / "r" / "forecast.json"
+    result.write_text('{"metrics": {}}\n')
+    before = result.read_bytes()
+    proc = cli("forecast", "r", "--data", ball_file, "--device", "auto", cwd=beam_run)
+    assert_one_line_error(proc, "forecast", str(ball_file), "'ball-drop'", "'beam'")
+    assert result.read_bytes() == before
+    _stream_csv(beam_run, beam_run / "stream.csv", bad_rows=False)
+    proc = cli("monitor", "r", "--source", "stream.csv", "--calibrate", ball_file, cwd=beam_run)
+    assert_one_line_error(proc, "monitor", str(ball_file), "'ball-drop'", "'beam'")
+    assert proc.stdout == ""  # no alert was emitted
+
+
 def test_forecast_refuses_a_world_without_failure(tmp_path):
     proc = cli("collect", "--world", "reaction", "--episodes", "4", "--steps", "20",
-               "--policy", "scripted", "--out", "re.h5", cwd=tmp_path)  # fmt: skip
+               "--policy", "scripted", "--workers", "1", "--out", "re.h5",
+               cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     with EpisodeFile(tmp_path / "re.h5") as f:
         assert f.columns["sensors"][0] == (80, 8)
-    assert train_cli("re.h5", "model.encoder=mlp", cwd=tmp_path).returncode == 0
+    assert train_cli("re.h5", "model.encoder=mlp", "train.steps=2", cwd=tmp_path).returncode == 0
     assert_one_line_error(cli("forecast", "r", cwd=tmp_path), "forecast", "failed")
     # and an encoder that does not suit the observed column
     proc = train_cli("re.h5", "data.obs=sensors", out="r2", cwd=tmp_path)
@@ -163,7 +191,7 @@ def test_forecast_refuses_a_world_without_failure(tmp_path):
 def test_monitor_frames_and_episode_files_with_a_pixel_model(beam_run):
     from PIL import Image
 
-    proc = train_cli("beam.h5", out="px", cwd=beam_run)  # conv encoder on the beam's pixels
+    proc = train_cli("beam.h5", "train.steps=4", out="px", cwd=beam_run)  # conv, on pixels
     assert proc.returncode == 0, proc.stderr
     frames = beam_run / "frames"
     frames.mkdir()
@@ -172,12 +200,19 @@ def test_monitor_frames_and_episode_files_with_a_pixel_model(beam_run):
     for i, im in enumerate(px):
         Image.fromarray(im).save(frames / f"{i:04d}.png")
     np.save(beam_run / "act.npy", act)
-    proc = cli("monitor", "px", "--source", "frames", "--actions", "act.npy", cwd=beam_run)
+    # --threshold 0: every scored step is over it, so alerts come exactly every --cooldown
+    # steps from the first scored one
+    proc = cli("monitor", "px", "--source", "frames", "--actions", "act.npy", "--threshold", "0",
+               "--cooldown", "10", cwd=beam_run)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stderr.splitlines()[-1])
     assert summary["rows"] == len(px) and summary["scored_steps"] == len(px) - 1
-    for line in proc.stdout.splitlines():  # any alert names image regions
-        assert "region" in json.loads(line)["top"][0]
+    alerts = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(alerts) == summary["alerts"] == -(-summary["scored_steps"] // 10), alerts
+    assert np.all(np.diff([a["step"] for a in alerts]) == 10)
+    for a in alerts:  # an alert on frames names image regions
+        assert a["surprise"] > a["threshold"] == 0.0
+        assert len(a["top"][0]["region"]) == 4 and "channel" not in a["top"][0]
     proc = cli("monitor", "px", "--source", "beam.h5", cwd=beam_run)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stderr.splitlines()[-1])
@@ -203,7 +238,7 @@ def test_monitor_a_table_without_actions_and_a_half_written_last_row(tmp_path):
     proc = cli("import-table", "log.csv", "--out", "log.h5", "--obs", "x,v", "--episode", "ep",
                "--time", "t", cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert train_cli("log.h5", "model.encoder=mlp", cwd=tmp_path).returncode == 0
+    assert train_cli("log.h5", "model.encoder=mlp", "train.steps=4", cwd=tmp_path).returncode == 0
     assert cli("monitor", "r", "--columns", cwd=tmp_path).stdout.strip() == "x,v"
     # a live log whose last row is still being written (no newline yet)
     (tmp_path / "live.csv").write_text(

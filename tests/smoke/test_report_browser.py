@@ -2,20 +2,19 @@
 every image decodes, and the tables hold numbers.
 
 Chromium is Debian's ``chromium`` package, which ``.ci/run`` installs. Where it is missing the
-test fails in CI (``CI`` set) and is skipped elsewhere with the install command.
+browser tests fail and say how to install it: a skipped browser test would hide a broken page.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import shutil
 import subprocess
 
 import pytest
-from test_cli import assert_one_line_error, cli
+from clitools import assert_one_line_error, cli
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -25,16 +24,26 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PROBE = """<script>
 window.__errors = [];
 window.addEventListener('error', function (e) {
-  window.__errors.push(e.message || ('failed to load ' + (e.target && (e.target.src || e.target.href))));
+  var t = e.target;
+  window.__errors.push(e.message || ('failed to load ' + (t && (t.src || t.href))));
 }, true);
 var __err = console.error;
-console.error = function () { window.__errors.push([].join.call(arguments, ' ')); __err.apply(console, arguments); };
+console.error = function () {
+  window.__errors.push([].join.call(arguments, ' '));
+  __err.apply(console, arguments);
+};
 window.addEventListener('load', function () {
   var r = {
     errors: window.__errors,
-    images: [].map.call(document.images, function (i) { return {alt: i.alt, ok: i.complete && i.naturalWidth > 0, w: i.naturalWidth}; }),
-    videos: [].map.call(document.querySelectorAll('video'), function (v) { return {ok: v.readyState >= 2 && v.videoWidth > 0}; }),
-    cells: [].map.call(document.querySelectorAll('td'), function (td) { return td.textContent.trim(); }),
+    images: [].map.call(document.images, function (i) {
+      return {alt: i.alt, ok: i.complete && i.naturalWidth > 0, w: i.naturalWidth};
+    }),
+    videos: [].map.call(document.querySelectorAll('video'), function (v) {
+      return {ok: v.readyState >= 2 && v.videoWidth > 0};
+    }),
+    cells: [].map.call(document.querySelectorAll('td'), function (td) {
+      return td.textContent.trim();
+    }),
     tables: document.querySelectorAll('table').length
   };
   var pre = document.createElement('pre'); pre.id = '__probe'; pre.textContent = JSON.stringify(r);
@@ -44,9 +53,12 @@ window.addEventListener('load', function () {
 
 
 def _chromium_dom(page, profile) -> str:
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed: apt-get install chromium (.ci/run installs it)")
     args = [
         CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-dev-shm-usage", "--disable-component-update",
+        "--no-first-run", "--disable-background-networking", "--disable-dev-shm-usage",
+        "--disable-component-update",
         "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=10000",
         "--dump-dom", page.as_uri(),
     ]  # fmt: skip
@@ -55,11 +67,14 @@ def _chromium_dom(page, profile) -> str:
     return proc.stdout
 
 
+def _probe(page, profile) -> dict:
+    """What the PROBE recorded when Chromium loaded ``page``."""
+    found = re.search(r'<pre id="__probe">(.*?)</pre>', _chromium_dom(page, profile), re.S)
+    assert found, "the page never finished loading"
+    return json.loads(html.unescape(found.group(1)))
+
+
 def test_report_in_a_real_browser(tmp_path, copy_run):
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: .ci/run installs Debian's 'chromium'")
-        pytest.skip("needs Debian's chromium: apt-get install chromium")
     run = copy_run()
     assert cli("eval", run, cwd=tmp_path).returncode == 0
     proc = cli("report", run, cwd=tmp_path)
@@ -69,10 +84,7 @@ def test_report_in_a_real_browser(tmp_path, copy_run):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text), "remote resource"
     page = tmp_path / "probe.html"
     page.write_text(text.replace("<head>", "<head>" + PROBE, 1))
-    dom = _chromium_dom(page, tmp_path / "profile")
-    found = re.search(r'<pre id="__probe">(.*?)</pre>', dom, re.S)
-    assert found, "the page never finished loading"
-    r = json.loads(html.unescape(found.group(1)))
+    r = _probe(page, tmp_path / "profile")
     assert r["errors"] == []
     assert len(r["images"]) >= 2 and all(i["ok"] for i in r["images"]), r["images"]
     assert all(v["ok"] for v in r["videos"])
@@ -86,19 +98,20 @@ def test_report_in_a_real_browser(tmp_path, copy_run):
             'src="data:image/png;base64,', 'src="data:image/png;base64,AAAA', 1
         )
     )
-    r2 = json.loads(
-        html.unescape(
-            re.search(
-                r'<pre id="__probe">(.*?)</pre>', _chromium_dom(broken, tmp_path / "p2"), re.S
-            ).group(1)
-        )
-    )
+    r2 = _probe(broken, tmp_path / "p2")
     assert not all(i["ok"] for i in r2["images"])
 
 
-def test_compare_page(tmp_path, copy_run):
+@pytest.fixture
+def compared(tmp_path, copy_run):
+    """Two copies of the debug run, ``a`` evaluated and ``b`` not; returns (a, b)."""
     a, b = copy_run("a"), copy_run("b")
     assert cli("eval", a, "--no-viewer", cwd=tmp_path).returncode == 0
+    return a, b
+
+
+def test_compare_page(tmp_path, compared):
+    a, b = compared
     proc = cli("compare", a, b, "--out", "cmp.html", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     text = (tmp_path / "cmp.html").read_text()
@@ -112,11 +125,14 @@ def test_compare_page(tmp_path, copy_run):
     assert_one_line_error(
         cli("compare", a, tmp_path / "nope", cwd=tmp_path), "compare", "not a run directory"
     )
-    if CHROMIUM is not None:  # and it renders cleanly in the browser
-        page = tmp_path / "cmp_probe.html"
-        page.write_text(text.replace("<head>", "<head>" + PROBE, 1))
-        dom = _chromium_dom(page, tmp_path / "profile")
-        r = json.loads(
-            html.unescape(re.search(r'<pre id="__probe">(.*?)</pre>', dom, re.S).group(1))
-        )
-        assert r["errors"] == [] and all(i["ok"] for i in r["images"])
+
+
+def test_compare_page_in_a_real_browser(tmp_path, compared):
+    a, b = compared
+    assert cli("compare", a, b, "--out", "cmp.html", cwd=tmp_path).returncode == 0
+    page = tmp_path / "cmp_probe.html"
+    page.write_text((tmp_path / "cmp.html").read_text().replace("<head>", "<head>" + PROBE, 1))
+    r = _probe(page, tmp_path / "profile")
+    assert r["errors"] == []
+    assert len(r["images"]) == 1 and r["images"][0]["ok"], r["images"]
+    assert r["tables"] >= 1 and "n/a" in r["cells"], r["cells"]

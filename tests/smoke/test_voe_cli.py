@@ -1,13 +1,16 @@
-"""``physjepa voe generate`` and ``physjepa voe RUN`` end to end on the debug preset, in real
-subprocesses, plus their one-line errors."""
+"""``physjepa voe generate`` and ``physjepa voe RUN`` end to end on the debug preset, through
+``physjepa.cli.main`` in process, plus their one-line errors."""
 
 from __future__ import annotations
 
 import json
 
-from test_cli import assert_one_line_error, cli
+import numpy as np
+import pytest
+from clitools import assert_one_line_error, cli
 
-from physjepa.data.voe_pairs import PROPERTIES, generate, read_pairs
+from physjepa.data.voe_pairs import MECHANICAL, PROPERTIES, generate, read_pairs
+from physjepa.device import resolve_device
 from physjepa.report.html import render_report
 
 
@@ -50,14 +53,37 @@ def test_voe_suite_on_a_debug_run(copy_run, tmp_path):
         assert prop in out
     assert "pairwise accuracy" in out and "probes R²" in out
     res = json.loads((run / "voe.json").read_text())
-    m = res["metrics"]
+    m, results = res["metrics"], res["results"]
+    # 2 pairs per cell: a pairwise accuracy is a share of 2 (ties count half), an AUROC of
+    # 2 impossible against 2 possible videos a multiple of 1/8
     for prop in PROPERTIES:
         for split in ("id", "ood"):
-            assert 0.0 <= m[f"pairwise_{prop}_{split}"] <= 1.0
-        assert 0.0 <= m[f"auroc_{prop}_id"] <= 1.0
-    for key in ("untrained_pairwise_mean", "pixel_pairwise_mean", "oracle_pairwise_mean"):
-        assert 0.0 <= m[key] <= 1.0
-    assert -10 < m["probe_r2_position"] <= 1.0 and -10 < m["probe_r2_velocity"] <= 1.0
+            key = f"pairwise_{prop}_{split}"
+            assert m[key] in (0.0, 0.25, 0.5, 0.75, 1.0), (key, m[key])
+            assert m[key] == results["physjepa"][key] == res["table"][prop][split]["physjepa"]
+        assert (8 * m[f"auroc_{prop}_id"]).is_integer(), m[f"auroc_{prop}_id"]
+    # the summary means are the means of their parts
+    mech = [results["physjepa"][f"pairwise_{p}_{s}"] for p in MECHANICAL for s in ("id", "ood")]
+    assert m["physjepa_pairwise_mean"] == pytest.approx(np.mean(mech), abs=1e-12)
+    untrained = [results[f"untrained{u}"]["pairwise_mean"] for u in range(2)]
+    assert m["untrained_pairwise_mean"] == pytest.approx(np.mean(untrained), abs=1e-12)
+    assert m["untrained_pairwise_std"] == pytest.approx(np.std(untrained), abs=1e-12)
+    assert m["pixel_pairwise_mean"] == results["pixel"]["pairwise_mean"]
+    assert m["oracle_pairwise_mean"] == results["oracle"]["pairwise_mean"]
+    # the state oracle cannot see a render-only violation: the possible and the impossible
+    # video have the same states, so every comparison is a tie
+    for prop in ("permanence", "shape", "colour"):
+        for split in ("id", "ood"):
+            assert results["oracle"][f"pairwise_{prop}_{split}"] == 0.5, (prop, split)
+            assert results["oracle"][f"auroc_{prop}_{split}"] == 0.5, (prop, split)
+    # the sweeps at the suite's own context and horizon are the suite's in-distribution table
+    for sweep, at in (("context_sweep", res["context"]), ("horizon_sweep", res["horizon"])):
+        row = res[sweep][str(at)]
+        for prop in PROPERTIES:
+            for name in ("pairwise", "auroc"):
+                key = f"{name}_{prop}_id"
+                assert row[key] == results["physjepa"][key], (sweep, key)
+    assert all(np.isfinite(m[f"probe_r2_{q}"]) for q in ("position", "velocity"))
     assert set(res["context_sweep"]) == {"note", "1", "2"}
     assert set(res["horizon_sweep"]) == {"note", "1", "2"} and res["horizon"] == 2
     assert len(res["examples"]) == len(PROPERTIES)
@@ -65,9 +91,15 @@ def test_voe_suite_on_a_debug_run(copy_run, tmp_path):
     html = render_report(run)
     assert "Intuitive physics" in html and "data:image/png;base64" in html
     assert "Could not render" not in html
-    # a second call reuses the pairs file
-    proc = cli("voe", run, *args, "--no-probes", cwd=tmp_path)
+    # a second call reuses the pairs file, and gives the same numbers (--device auto: the
+    # CPU here; every scorer is seeded)
+    proc = cli("voe", run, *args, "--no-probes", "--device", "auto", cwd=tmp_path)
     assert proc.returncode == 0 and "using the pairs in" in proc.stdout, proc.stderr
+    again = json.loads((run / "voe.json").read_text())
+    assert "probes" not in again
+    if resolve_device("auto").type == "cpu":
+        assert again["results"] == results
+        assert again["metrics"] == {k: v for k, v in m.items() if not k.startswith("probe_")}
 
 
 def test_voe_suite_errors(two_room_run, copy_run, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -128,9 +129,27 @@ def test_evaluate_planning_reports_model_oracle_and_random(two_room_run):
         horizon=2,
         record=1,
     )
-    assert set(payload["results"]) == {"model", "oracle", "random"}
-    for row in payload["results"].values():
-        assert 0.0 <= row["success_rate"] <= 1.0 and len(row["episodes"]) == 2
+    rows, k, budget = payload["results"], cfg.data.frameskip, payload["budget"]
+    radius = payload["world_params"]["success_radius"]
+    assert set(rows) == {"model", "oracle", "random"}
+    for name, row in rows.items():
+        eps = row["episodes"]
+        assert [e["index"] for e in eps] == [0, 1], name  # the same manifest episodes
+        # each episode: success is the distance rule, and only a success stops early
+        for e in eps:
+            assert e["success"] == (e["final_distance"] < radius), (name, e)
+            assert e["steps"] <= budget and (e["success"] or e["steps"] == budget), (name, e)
+            # receding horizon, executing one block of k steps per plan
+            assert e["plans"] == (0 if name == "random" else math.ceil(e["steps"] / k)), e
+        # the summary is the mean over its episodes
+        assert row["success_rate"] == np.mean([e["success"] for e in eps])
+        assert row["final_distance_mean"] == pytest.approx(
+            np.mean([e["final_distance"] for e in eps]), abs=1e-12
+        )
+    # planning on the true simulator beats acting at random, by far
+    assert rows["oracle"]["success_rate"] > rows["random"]["success_rate"]
+    assert rows["oracle"]["final_distance_mean"] < 0.5 * rows["random"]["final_distance_mean"]
+    assert rows["random"]["ms_per_plan"] is None and rows["model"]["ms_per_plan"] > 0
     assert payload["planner"]["samples"] == 8 and "elites" in payload["planner"]
     assert len(recorded) == 1 and recorded[0]["frames"][0].shape == (64, 64, 3)
     small = {**load_manifest("two-room"), "image_size": 32}

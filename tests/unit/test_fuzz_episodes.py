@@ -40,7 +40,6 @@ N = sum(LENS)
 STATE_SPEC = [["pos", [2]], ["speed", [1]]]
 CASE_TIMEOUT = 10.0  # seconds a worker may take for one file before the case counts as a hang
 WORKER_MEMORY = 3 << 30  # address-space limit of the worker: a memory bomb fails, not the box
-CLI_TIMEOUT = 120
 
 
 # -- the valid file and its damaged copies ---------------------------------------------------------
@@ -383,7 +382,8 @@ def non_finite(d, base, rng):
                 f"{value} in {col}[{row}, {k}] ({data.dtype})",
                 _put(col, data),
                 expect="error",
-                match=rf"'{col}' holds NaN or inf at row {row} \(episode {ep}, step {row - offs[ep]}\)",
+                match=rf"'{col}' holds NaN or inf at row {row} "
+                rf"\(episode {ep}, step {row - offs[ep]}\)",
             )
         )
     return cases
@@ -592,7 +592,7 @@ FAMILIES = [
 ]
 
 
-# -- the worker: opens one file and calls every read method -----------------------------------------
+# -- the worker: opens one file and calls every read method ---------------------------------
 _FAILED = object()
 _STEP = ["start"]
 
@@ -915,7 +915,7 @@ def test_odd_paths_are_data_errors(tmp_path):
         assert "\n" not in str(e.value)
 
 
-# -- the CLI: exit 2 and one line, no traceback --------------------------------------------------------
+# -- the CLI: exit 2 and one line, no traceback ----------------------------------------------
 def _cli_cases(d: Path, base: Path) -> dict[str, tuple[Path, str]]:
     """Two damaged files, one failing on open and one in a read after it (tests/smoke/test_cli.py
     already covers a file that is not HDF5 at all)."""
@@ -930,29 +930,15 @@ def _cli_cases(d: Path, base: Path) -> dict[str, tuple[Path, str]]:
 
 
 def test_cli_inspect_reports_a_corrupt_file_in_one_line(base, tmp_path):
-    """The real ``physjepa inspect``: exit 2, one ``error:`` line, no traceback (the two run at
-    once: each spends seconds importing torch)."""
-    cases = _cli_cases(tmp_path, base)
-    before = {name: _sha(path) for name, (path, _) in cases.items()}
-    procs = {
-        name: subprocess.Popen(
-            [sys.executable, "-m", "physjepa", "inspect", str(path)],
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name, (path, _) in cases.items()
-    }
-    for name, proc in procs.items():
-        path, needle = cases[name]
-        _, err = proc.communicate(timeout=CLI_TIMEOUT)
-        lines = [line for line in err.splitlines() if line.strip()]
-        assert proc.returncode == 2, (name, err)
-        assert "Traceback" not in err, (name, err)
-        assert len(lines) == 1 and lines[0].startswith("physjepa inspect: error: "), (name, err)
-        assert str(path) in lines[0] and needle in lines[0], (name, lines[0])
-        assert _sha(path) == before[name]
+    """``physjepa inspect`` (through ``main``): exit 2, one ``error:`` line, no traceback."""
+    from clitools import assert_one_line_error, cli  # not at the top: the worker runs this file
+
+    for name, (path, needle) in _cli_cases(tmp_path, base).items():
+        before = _sha(path)
+        proc = cli("inspect", path, cwd=tmp_path)
+        line = assert_one_line_error(proc, "inspect", str(path), needle)
+        assert line.startswith("physjepa inspect: error: "), (name, line)
+        assert _sha(path) == before
 
 
 def test_the_harness_sees_success_errors_hangs_and_crashes(tmp_path, reader, base):

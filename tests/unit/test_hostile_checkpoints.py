@@ -4,12 +4,11 @@ carrying a pickle payload is refused without running it."""
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from clitools import assert_one_line_error, cli
 
 from physjepa.training.checkpoint import CheckpointError, load_run
 from physjepa.training.loop import train
@@ -62,14 +61,6 @@ def test_cli_resume_refuses_it_in_one_line(copy_run, tmp_path):
     run = copy_run()
     marker = tmp_path / "pwned"
     (run / "train_state.pt").write_bytes(malicious_bytes(marker))
-    res = subprocess.run(
-        [sys.executable, "-m", "physjepa", "train", "--resume", "--out", str(run), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert res.returncode == 2, res.stderr
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("physjepa train: error:"), res.stderr
-    assert "cannot be loaded safely" in lines[0]
+    res = cli("train", "--resume", "--out", run, "--quiet", cwd=tmp_path)
+    assert_one_line_error(res, "train", "cannot be loaded safely")
     assert not marker.exists()

@@ -4,10 +4,7 @@ checked against its source, and trained on with the debug preset."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -16,6 +13,7 @@ import numpy as np
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 import pytest
+from clitools import train_cli
 
 from physjepa.data.episodes import DataError, EpisodeFile  # noqa: E402
 from physjepa.data.importers.lerobot import import_lerobot  # noqa: E402
@@ -247,17 +245,7 @@ def test_train_debug_on_imported(dataset, tmp_path):
     root, _ = dataset
     data = import_lerobot(root, tmp_path / "point.h5")
     run = tmp_path / "run"
-    env = dict(os.environ)
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
-    res = subprocess.run(
-        [sys.executable, "-m", "physjepa", "train", "--data", str(data), "--preset", "debug"]
-        + ["--out", str(run), "--quiet"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    res = train_cli(data, "train.steps=5", out=run, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert lines and all(json.loads(x) for x in lines)

@@ -2,7 +2,7 @@
 
 Columns (rows are time steps of every episode, concatenated):
 
-- ``pixels``  (N, H, W, 3) uint8      observation frames (optional when ``state`` is the observation)
+- ``pixels``  (N, H, W, 3) uint8      observation frames (optional when ``state`` is observed)
 - ``action``  (N, A) float32          ``action[t]`` is applied after ``obs[t]``
 - ``state``   (N, S) float32          ground-truth physical quantities (optional)
 - ``proprio`` (N, P) float32          proprioception (optional)
@@ -122,7 +122,8 @@ class EpisodeWriter:
                 raise DataError(f"column {name!r} is missing from earlier episodes")
             if name in self._f and self._f[name].shape[1:] != arr.shape[1:]:
                 raise DataError(
-                    f"column {name!r}: episode shape {arr.shape[1:]} != file shape {self._f[name].shape[1:]}"
+                    f"column {name!r}: episode shape {arr.shape[1:]} != file shape "
+                    f"{self._f[name].shape[1:]}"
                 )
             arrays[name] = arr
         missing = [k for k in self._f if k in FRAME_COLUMNS and k not in episode]
@@ -206,23 +207,27 @@ class EpisodeFile:
             )
         except (OSError, ValueError) as e:  # a name too long, a NUL byte in it, ...
             raise DataError(
-                f"cannot use {self.path} as a data file ({_short(e)}); pass the path of an episode file (.h5)"
+                f"cannot use {self.path} as a data file ({_short(e)}); pass the path of an episode "
+                "file (.h5)"
             ) from None
         if not exists:
             raise DataError(
-                f"data file {self.path} not found; create one with 'physjepa collect --out {self.path} ...'"
+                f"data file {self.path} not found; create one with 'physjepa collect --out "
+                f"{self.path} ...'"
             )
         if is_dir:
             raise DataError(f"{self.path} is a directory; pass an episode file (.h5)")
         if not is_file:  # opening a pipe would block until something writes to it
             raise DataError(
-                f"{self.path} is not a regular file (a pipe, device or socket); pass an episode file (.h5)"
+                f"{self.path} is not a regular file (a pipe, device or socket); pass an episode "
+                "file (.h5)"
             )
         try:
             self._f = h5py.File(self.path, "r")
         except _READ_ERRORS as e:
             raise DataError(
-                f"{self.path} is not a readable HDF5 file ({_short(e)}); re-create it with 'physjepa collect'"
+                f"{self.path} is not a readable HDF5 file ({_short(e)}); re-create it with "
+                "'physjepa collect'"
             ) from None
         try:
             self._validate(check_values)
@@ -242,26 +247,31 @@ class EpisodeFile:
             fmt = fmt.decode("utf-8", "replace")
         if fmt != FORMAT:
             raise DataError(
-                f"{p} is not a physjepa episode file (format attribute {_clip(fmt)}); convert it or re-create it with 'physjepa collect'"
+                f"{p} is not a physjepa episode file (format attribute {_clip(fmt)}); convert it "
+                "or re-create it with 'physjepa collect'"
             )
         raw_version = _plain(f.attrs.get("format_version", -1))
         version = _as_int(raw_version)
         if version is None:
             raise DataError(
-                f"{p}: attribute 'format_version' must be an integer, got {_clip(raw_version)}; re-create the file with 'physjepa collect'"
+                f"{p}: attribute 'format_version' must be an integer, got {_clip(raw_version)}; "
+                "re-create the file with 'physjepa collect'"
             )
         if version > FORMAT_VERSION:
             raise DataError(
-                f"{p} has format_version {version}, newer than this physjepa reads ({FORMAT_VERSION}); upgrade physjepa"
+                f"{p} has format_version {version}, newer than this physjepa reads "
+                f"({FORMAT_VERSION}); upgrade physjepa"
             )
         for col in ("action", "ep_offset", "ep_len"):
             if col not in f:
                 raise DataError(
-                    f"{p} lacks the required column {col!r}; re-create the file with 'physjepa collect'"
+                    f"{p} lacks the required column {col!r}; re-create the file with 'physjepa "
+                    "collect'"
                 )
         if not any(c in f for c in ("pixels", *VECTOR_OBS)):
             raise DataError(
-                f"{p} has none of 'pixels', 'sensors', 'state', 'proprio': nothing to observe; re-create the file with 'physjepa collect'"
+                f"{p} has none of 'pixels', 'sensors', 'state', 'proprio': nothing to observe; "
+                "re-create the file with 'physjepa collect'"
             )
         # Shapes and dtypes first, from the metadata alone: nothing is read before they pass.
         ds = {k: self._dataset(k) for k in (*FRAME_COLUMNS, "ep_len", "ep_offset") if k in f}
@@ -269,7 +279,8 @@ class EpisodeFile:
             d = ds[name]
             if d.shape is None or len(d.shape) != 1 or d.dtype.kind not in "iu":
                 raise DataError(
-                    f"{p}: {name} must be a vector of integers, got {_desc(d)}; re-create the file with 'physjepa collect'"
+                    f"{p}: {name} must be a vector of integers, got {_desc(d)}; re-create the file "
+                    "with 'physjepa collect'"
                 )
         if "pixels" in ds:
             px = ds["pixels"]
@@ -281,14 +292,16 @@ class EpisodeFile:
                 or min(px.shape[1:3]) < 1
             ):
                 raise DataError(
-                    f"{p}: pixels must be (N, H, W, 3) uint8, got {_desc(px)}; re-create the file with 'physjepa collect'"
+                    f"{p}: pixels must be (N, H, W, 3) uint8, got {_desc(px)}; re-create the file "
+                    "with 'physjepa collect'"
                 )
         for col in FLOAT_COLUMNS:
             if col in ds:
                 d = ds[col]
                 if d.shape is None or len(d.shape) != 2 or d.dtype.kind != "f" or d.shape[1] < 1:
                     raise DataError(
-                        f"{p}: column {col!r} must be (N, K) float with K >= 1, got {_desc(d)}; re-create the file with 'physjepa collect'"
+                        f"{p}: column {col!r} must be (N, K) float with K >= 1, got {_desc(d)}; "
+                        "re-create the file with 'physjepa collect'"
                     )
         for name, d in ds.items():
             _check_stored(p, name, d)
@@ -296,39 +309,47 @@ class EpisodeFile:
         rows = ds["action"].shape[0]
         if ds["ep_len"].shape != ds["ep_offset"].shape or ds["ep_len"].shape[0] == 0:
             raise DataError(
-                f"{p}: ep_len {ds['ep_len'].shape} and ep_offset {ds['ep_offset'].shape} must be equal-length, non-empty vectors; re-create the file with 'physjepa collect'"
+                f"{p}: ep_len {ds['ep_len'].shape} and ep_offset {ds['ep_offset'].shape} must be "
+                "equal-length, non-empty vectors; re-create the file with 'physjepa collect'"
             )
         if ds["ep_len"].shape[0] > rows:
             raise DataError(
-                f"{p}: ep_len lists {ds['ep_len'].shape[0]} episodes but column 'action' has only {rows} rows; re-create the file with 'physjepa collect'"
+                f"{p}: ep_len lists {ds['ep_len'].shape[0]} episodes but column 'action' has only "
+                f"{rows} rows; re-create the file with 'physjepa collect'"
             )
         lens = ds["ep_len"][()]
         offs = ds["ep_offset"][()]
         if (lens < 1).any():
             raise DataError(
-                f"{p}: episode {int(np.argmax(lens < 1))} has length {int(lens.min())} (< 1); re-create the file with 'physjepa collect'"
+                f"{p}: episode {int(np.argmax(lens < 1))} has length {int(lens.min())} (< 1); "
+                "re-create the file with 'physjepa collect'"
             )
         if (lens > rows).any():
             bad = int(np.argmax(lens > rows))
             raise DataError(
-                f"{p}: episode {bad} has length {int(lens[bad])} but column 'action' has only {rows} rows; re-create the file with 'physjepa collect'"
+                f"{p}: episode {bad} has length {int(lens[bad])} but column 'action' has only "
+                f"{rows} rows; re-create the file with 'physjepa collect'"
             )
         lens = lens.astype(np.int64)  # each in [1, rows]: no wrap-around below
         if float(lens.sum(dtype=np.float64)) > rows:
             raise DataError(
-                f"{p}: column 'action' has {rows} rows but the episodes sum to {float(lens.sum(dtype=np.float64)):.0f}; re-create the file with 'physjepa collect'"
+                f"{p}: column 'action' has {rows} rows but the episodes sum to "
+                f"{float(lens.sum(dtype=np.float64)):.0f}; re-create the file with 'physjepa "
+                "collect'"
             )
         expect = np.concatenate([[0], np.cumsum(lens)[:-1]])
         if not np.array_equal(offs, expect):
             bad = int(np.argmax(offs != expect))
             raise DataError(
-                f"{p}: ep_offset[{bad}]={int(offs[bad])} but the episode lengths put it at {int(expect[bad])}; re-create the file with 'physjepa collect'"
+                f"{p}: ep_offset[{bad}]={int(offs[bad])} but the episode lengths put it at "
+                f"{int(expect[bad])}; re-create the file with 'physjepa collect'"
             )
         n = int(lens.sum())
         for col in FRAME_COLUMNS:
             if col in ds and ds[col].shape[0] != n:
                 raise DataError(
-                    f"{p}: column {col!r} has {ds[col].shape[0]} rows but the episodes sum to {n}; re-create the file with 'physjepa collect'"
+                    f"{p}: column {col!r} has {ds[col].shape[0]} rows but the episodes sum to {n}; "
+                    "re-create the file with 'physjepa collect'"
                 )
         if check_values:
             for col in FLOAT_COLUMNS:
@@ -342,7 +363,8 @@ class EpisodeFile:
                         row = start + int(np.argmax(~np.isfinite(block).all(axis=1)))
                         ep = int(np.searchsorted(expect, row, side="right") - 1)
                         raise DataError(
-                            f"{p}: column {col!r} holds NaN or inf at row {row} (episode {ep}, step {row - expect[ep]}); fix or drop that episode"
+                            f"{p}: column {col!r} holds NaN or inf at row {row} (episode {ep}, "
+                            f"step {row - expect[ep]}); fix or drop that episode"
                         )
         self.ep_len = lens
         self.ep_offset = expect
@@ -353,12 +375,14 @@ class EpisodeFile:
             obj = self._f[name]
         except KeyError as e:  # a soft or external link to nothing
             raise DataError(
-                f"{self.path}: {name!r} cannot be opened ({_short(e)}); re-create the file with 'physjepa collect'"
+                f"{self.path}: {name!r} cannot be opened ({_short(e)}); re-create the file with "
+                "'physjepa collect'"
             ) from None
         if not isinstance(obj, h5py.Dataset):
             kind = "group" if isinstance(obj, h5py.Group) else type(obj).__name__
             raise DataError(
-                f"{self.path}: {name!r} is a {kind}, not a dataset; re-create the file with 'physjepa collect'"
+                f"{self.path}: {name!r} is a {kind}, not a dataset; re-create the file with "
+                "'physjepa collect'"
             )
         return obj
 
@@ -373,7 +397,8 @@ class EpisodeFile:
             raise
         except _READ_ERRORS as e:
             raise DataError(
-                f"{self.path}: cannot read {what} ({_short(e)}); the file is corrupt; re-create it with 'physjepa collect'"
+                f"{self.path}: cannot read {what} ({_short(e)}); the file is corrupt; re-create it "
+                "with 'physjepa collect'"
             ) from None
 
     def _attr(self, name: str, default: Any = None) -> Any:
@@ -433,7 +458,8 @@ class EpisodeFile:
             raw = raw.decode("utf-8", "replace")
         if not isinstance(raw, str | int | float):
             raise DataError(
-                f"{self.path}: attribute 'world' must be a string, got {_clip(raw)}; fix it or re-create the file with 'physjepa collect'"
+                f"{self.path}: attribute 'world' must be a string, got {_clip(raw)}; fix it or "
+                "re-create the file with 'physjepa collect'"
             )
         return str(raw)
 
@@ -444,7 +470,8 @@ class EpisodeFile:
             return {}
         if not isinstance(params, dict):
             raise DataError(
-                f"{self.path}: attribute 'params_json' must hold a JSON object, got {_clip(params)}; fix it or re-create the file with 'physjepa collect'"
+                f"{self.path}: attribute 'params_json' must hold a JSON object, got "
+                f"{_clip(params)}; fix it or re-create the file with 'physjepa collect'"
             )
         return params
 
@@ -459,7 +486,8 @@ class EpisodeFile:
                 value = None
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < np.inf:
             raise DataError(
-                f"{self.path}: attribute 'fps' must be a non-negative number, got {_clip(raw)}; fix it or re-create the file with 'physjepa collect'"
+                f"{self.path}: attribute 'fps' must be a non-negative number, got {_clip(raw)}; "
+                "fix it or re-create the file with 'physjepa collect'"
             )
         return float(value)
 
@@ -486,13 +514,15 @@ class EpisodeFile:
             )
         ):
             raise DataError(
-                f"{self.path}: attribute 'state_spec_json' must be a JSON list of [name, shape] pairs like [[\"pos\", [2]]], got {_clip(spec)}; {fix}"
+                f"{self.path}: attribute 'state_spec_json' must be a JSON list of [name, shape] "
+                f'pairs like [["pos", [2]]], got {_clip(spec)}; {fix}'
             )
         out = [(name, tuple(shape)) for name, shape in spec]
         total = sum(math.prod(shape) for _, shape in out)
         if total != width:
             raise DataError(
-                f"{self.path}: attribute 'state_spec_json' describes {total} values per step but column 'state' has {width}; {fix}"
+                f"{self.path}: attribute 'state_spec_json' describes {total} values per step but "
+                f"column 'state' has {width}; {fix}"
             )
         return out
 
@@ -512,7 +542,8 @@ class EpisodeFile:
             and all(isinstance(n, str) for n in names)
         ):
             raise DataError(
-                f"{self.path}: attribute 'sensor_names_json' must be a JSON list of {width} channel names, got {_clip(names)}; fix it or re-create the file"
+                f"{self.path}: attribute 'sensor_names_json' must be a JSON list of {width} "
+                f"channel names, got {_clip(names)}; fix it or re-create the file"
             )
         return names
 
@@ -572,7 +603,8 @@ class EpisodeFile:
         out = (eps < 0) | (eps >= self.n_episodes)
         if out.any():
             raise DataError(
-                f"{self.path}: episode {int(eps[out][0])} out of range: the file has {self.n_episodes}"
+                f"{self.path}: episode {int(eps[out][0])} out of range: the file has "
+                f"{self.n_episodes}"
             )
         return eps.astype(np.int64)
 
@@ -586,10 +618,12 @@ class EpisodeFile:
         )
 
     def load(self, column: str, episodes: np.ndarray | list[int] | None = None) -> np.ndarray:
-        """Frame column ``column`` for the given episodes (all by default), concatenated in order."""
+        """Frame column ``column`` for the given episodes (all by default), concatenated in
+        order."""
         if column not in FRAME_COLUMNS:
             raise DataError(
-                f"{self.path}: {column!r} is not a frame column; load one of {[c for c in FRAME_COLUMNS if self.has(c)]}"
+                f"{self.path}: {column!r} is not a frame column; load one of "
+                f"{[c for c in FRAME_COLUMNS if self.has(c)]}"
             )
         if not self.has(column):
             raise DataError(f"{self.path} has no column {column!r}; it has {sorted(self.columns)}")
@@ -626,7 +660,8 @@ def split_episodes(n_episodes: int, val_fraction: float) -> tuple[np.ndarray, np
     n_val = max(1, int(round(n_episodes * val_fraction)))
     if n_episodes - n_val < 1:
         raise DataError(
-            f"{n_episodes} episode(s) cannot be split into train and held-out sets; collect at least 2"
+            f"{n_episodes} episode(s) cannot be split into train and held-out sets; collect at "
+            "least 2"
         )
     idx = np.arange(n_episodes)
     return idx[: n_episodes - n_val], idx[n_episodes - n_val :]
@@ -697,9 +732,11 @@ def _check_stored(path: Path, name: str, d: h5py.Dataset) -> None:
         return
     else:
         raise DataError(
-            f"{path}: column {name!r} is a virtual dataset, not stored in the file; re-create it with 'physjepa collect'"
+            f"{path}: column {name!r} is a virtual dataset, not stored in the file; re-create it "
+            "with 'physjepa collect'"
         )
     if have < need:
         raise DataError(
-            f"{path}: column {name!r} declares shape {d.shape} but holds only {have} of its {need} {unit}; the file is incomplete or corrupt; re-create it with 'physjepa collect'"
+            f"{path}: column {name!r} declares shape {d.shape} but holds only {have} of its {need} "
+            f"{unit}; the file is incomplete or corrupt; re-create it with 'physjepa collect'"
         )

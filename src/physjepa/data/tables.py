@@ -155,13 +155,15 @@ def _check_roles(roles: dict[str, list[str]]) -> None:
         for c in roles.get(role, []):
             if c in seen:
                 raise DataError(
-                    f"column {c!r} is used twice, in {flag[seen[c]]} and {flag[role]}; give each column one role"
+                    f"column {c!r} is used twice, in {flag[seen[c]]} and {flag[role]}; give each "
+                    "column one role"
                 )
             seen[c] = role
     for c in roles.get("state", []):
         if seen.get(c) in ("action", "episode"):
             raise DataError(
-                f"column {c!r} is used twice, in {flag[seen[c]]} and --state; state columns may repeat --obs or --time columns only"
+                f"column {c!r} is used twice, in {flag[seen[c]]} and --state; state columns may "
+                "repeat --obs or --time columns only"
             )
 
 
@@ -171,7 +173,10 @@ def _check_columns(src: Path, header: list[str], wanted: list[str]) -> None:
         shown = ", ".join(repr(h) for h in header[:50]) + (", ..." if len(header) > 50 else "")
         hint = ""
         if len(header) == 1 and any(s in header[0] for s in ";\t|"):
-            hint = " (the header is one column: is the file separated by ';' or tabs? physjepa reads comma-separated files)"
+            hint = (
+                " (the header is one column: is the file separated by ';' or tabs? physjepa "
+                "reads comma-separated files)"
+            )
         raise DataError(
             f"{src}: no column(s) {', '.join(repr(c) for c in missing)}; the file has {shown}{hint}"
         )
@@ -187,7 +192,8 @@ def _check_f32(src: Path, col: str, v: np.ndarray, where: Callable[[int], str]) 
     if big.any():
         i = int(np.argmax(big))
         raise DataError(
-            f"{src}: {where(i)}, column {col!r}: {float(v[i])!r} is too large for float32 (max {_F32_MAX:.3g}); rescale the column"
+            f"{src}: {where(i)}, column {col!r}: {float(v[i])!r} is too large for float32 (max "
+            f"{_F32_MAX:.3g}); rescale the column"
         )
 
 
@@ -208,14 +214,16 @@ def _episode_spans(
                 raise DataError(
                     f"{src}: episode {ids[i]!r} of column {col!r} reappears at {where(i)} after "
                     f"episode {ids[start]!r} (its earlier rows end at {where(ended[ids[i]])}); "
-                    f"rows must be grouped by episode: sort the table by {col!r} (a stable sort keeps the time order)"
+                    f"rows must be grouped by episode: sort the table by {col!r} (a stable sort "
+                    "keeps the time order)"
                 )
             start = i
     for eid, a, b in spans:
         if b - a < 2:
             what = f"episode {eid!r} ({where(a)})" if ids is not None else "the table"
             raise DataError(
-                f"{src}: {what} has {b - a} row(s); an episode needs at least 2: drop it or merge it with its neighbours"
+                f"{src}: {what} has {b - a} row(s); an episode needs at least 2: drop it or merge "
+                "it with its neighbours"
             )
     return spans
 
@@ -235,8 +243,10 @@ def _check_time(
         if bad.any():
             k = a + int(np.argmax(bad)) + 1
             raise DataError(
-                f"{src}: {where(k)}, column {col!r}: time {float(t[k])!r} does not increase (it follows "
-                f"{float(t[k - 1])!r} at {where(k - 1)}, episode {eid!r}); each episode's rows must be in "
+                f"{src}: {where(k)}, column {col!r}: time {float(t[k])!r} does not increase (it "
+                "follows "
+                f"{float(t[k - 1])!r} at {where(k - 1)}, episode {eid!r}); each episode's rows "
+                "must be in "
                 f"time order without repeats: sort the table by episode, then {col!r}"
             )
         dts.append(dt)
@@ -253,11 +263,13 @@ def _parse_number(src: Path, text: str, col: str, where: str) -> float:
         v = float(text)
     except ValueError:
         raise DataError(
-            f"{src}: {where}, column {col!r}: {text.strip()[:40]!r} is not a number; fix the cell or drop the row"
+            f"{src}: {where}, column {col!r}: {text.strip()[:40]!r} is not a number; fix the cell "
+            "or drop the row"
         ) from None
     if not math.isfinite(v):
         raise DataError(
-            f"{src}: {where}, column {col!r}: {text.strip()[:40]!r} is NaN or infinite, which an episode file cannot hold; fill the cell with a number or drop the row"
+            f"{src}: {where}, column {col!r}: {text.strip()[:40]!r} is NaN or infinite, which an "
+            "episode file cannot hold; fill the cell with a number or drop the row"
         )
     return v
 
@@ -286,7 +298,8 @@ def _read_csv(
                     continue  # a blank line
                 if len(row) != width:
                     raise DataError(
-                        f"{src}: line {line} has {len(row)} field(s) but the header has {width}; fix the row (a missing or extra comma?) or drop it"
+                        f"{src}: line {line} has {len(row)} field(s) but the header has {width}; "
+                        "fix the row (a missing or extra comma?) or drop it"
                     )
                 at = f"line {line}"
                 for c, j in index.items():
@@ -295,7 +308,8 @@ def _read_csv(
                     eid = row[ep_index].strip()
                     if not eid:
                         raise DataError(
-                            f"{src}: {at}, column {episode!r}: empty episode id; fill it or drop the row"
+                            f"{src}: {at}, column {episode!r}: empty episode id; fill it or drop "
+                            "the row"
                         )
                     ids.append(eid)
                 lines.append(line)
@@ -346,7 +360,8 @@ def _read_parquet(
         for i, v in enumerate(table.column(episode).to_pylist()):
             if v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() == "":
                 raise DataError(
-                    f"{src}: {where(i)}, column {episode!r}: empty episode id; fill it or drop the row"
+                    f"{src}: {where(i)}, column {episode!r}: empty episode id; fill it or drop the "
+                    "row"
                 )
             ids.append(str(v))
     return values, ids, where
@@ -359,7 +374,8 @@ def _parquet_numbers(src: Path, col: str, column: Any, where: Callable[[int], st
     if arr.null_count:
         i = int(np.flatnonzero(arr.is_null().to_numpy(zero_copy_only=False))[0])
         raise DataError(
-            f"{src}: {where(i)}, column {col!r}: empty cell (null); fill it with a number or drop the row"
+            f"{src}: {where(i)}, column {col!r}: empty cell (null); fill it with a number or drop "
+            "the row"
         )
     if pa.types.is_timestamp(typ) or pa.types.is_duration(typ):
         per_s = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}[typ.unit]
@@ -373,12 +389,14 @@ def _parquet_numbers(src: Path, col: str, column: Any, where: Callable[[int], st
         )
     else:
         raise DataError(
-            f"{src}: column {col!r} holds {typ} values, not numbers; convert it to numbers or leave it out"
+            f"{src}: column {col!r} holds {typ} values, not numbers; convert it to numbers or "
+            "leave it out"
         )
     bad = ~np.isfinite(v)
     if bad.any():
         i = int(np.argmax(bad))
         raise DataError(
-            f"{src}: {where(i)}, column {col!r}: {float(v[i])!r} is NaN or infinite, which an episode file cannot hold; fill the cell with a number or drop the row"
+            f"{src}: {where(i)}, column {col!r}: {float(v[i])!r} is NaN or infinite, which an "
+            "episode file cannot hold; fill the cell with a number or drop the row"
         )
     return v

@@ -60,7 +60,8 @@ def _read_all(f: EpisodeFile, col: str) -> None:
                 b = min(end, a + chunk)
                 e = int(np.searchsorted(f.ep_offset, a, side="right") - 1)
                 with f._reading(
-                    f"column {col!r} rows {a}..{b - 1} (episode {e}, step {a - int(f.ep_offset[e])})"
+                    f"column {col!r} rows {a}..{b - 1} (episode {e}, step "
+                    f"{a - int(f.ep_offset[e])})"
                 ):
                     ds[a:b]
             raise

@@ -320,8 +320,9 @@ def generate(
     overwrite: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> Path:
-    """Write ``pairs`` groups per property and split (at most 500) to an episode file (a group is one pair,
-    two for permanence; 2 episodes per pair: possible, then impossible; zero actions). The
+    """Write ``pairs`` groups per property and split (at most 500) to an episode file (a
+    group is one pair, two for permanence; 2 episodes per pair: possible, then impossible;
+    zero actions). The
     file attribute ``voe_json`` lists the pairs: property, split, group, episode seed,
     breaking point, events."""
     params = dict(VOE_PARAMS if params is None else params)

@@ -70,7 +70,8 @@ class WindowDataset:
         bad = (episodes < 0) | (episodes >= file.n_episodes)
         if bad.any():
             raise DataError(
-                f"{file.path}: episode {int(episodes[bad][0])} out of range: the file has {file.n_episodes}"
+                f"{file.path}: episode {int(episodes[bad][0])} out of range: the file has "
+                f"{file.n_episodes}"
             )
         lens, offsets = file.ep_len[episodes], file.ep_offset[episodes]
         span = window * frameskip  # rows a window needs, including its last action block
@@ -78,7 +79,8 @@ class WindowDataset:
         if not fits.any():
             raise DataError(
                 f"no episode is long enough for a window of {window} steps x frameskip {frameskip} "
-                f"(= {span} rows; the longest episode has {int(lens.max(initial=0))}); collect longer episodes "
+                f"(= {span} rows; the longest episode has {int(lens.max(initial=0))}); collect "
+                "longer episodes "
                 f"or lower data.history / data.rollout / data.frameskip"
             )
         starts = [np.arange(o, o + n - span + 1) for o, n in zip(offsets[fits], lens[fits])]
@@ -144,7 +146,8 @@ class WindowDataset:
         return self._frames
 
     def get(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Windows number ``index`` (B,): ``obs (B,T,...)``, ``action (B,T,kA)``, ``state (B,T,S)``."""
+        """Windows number ``index`` (B,): ``obs (B,T,...)``, ``action (B,T,kA)``,
+        ``state (B,T,S)``."""
         if self._closed:
             raise DataError(f"the windows of {self.path} were closed; build a new WindowDataset")
         s = self.starts[index]  # (B,)
@@ -258,5 +261,6 @@ def _reading(path, what: str) -> Iterator[None]:
         yield
     except (OSError, RuntimeError) as e:
         raise DataError(
-            f"{path}: cannot read {what} ({_short(e)}); the file is corrupt; re-create it with 'physjepa collect'"
+            f"{path}: cannot read {what} ({_short(e)}); the file is corrupt; re-create it with "
+            "'physjepa collect'"
         ) from None

@@ -1,1 +1,2 @@
-"""Small heads trained afterwards on a frozen world model: the viewer's decoder, the failure-warning head."""
+"""Small heads trained afterwards on a frozen world model: the viewer's decoder, the
+failure-warning head."""

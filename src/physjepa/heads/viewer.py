@@ -42,7 +42,8 @@ def rollout_strip(
     path: Path,
     start: int | None = None,
 ) -> Path:
-    """Save a PNG: real future frames (top), decoded real latents (middle), decoded predictions (bottom)."""
+    """Save a PNG: real future frames (top), decoded real latents (middle), decoded
+    predictions (bottom)."""
     import matplotlib
 
     matplotlib.use("Agg")

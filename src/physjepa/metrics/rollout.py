@@ -31,7 +31,8 @@ class EncodedEpisode:
 def episode_blocks(
     obs: np.ndarray, action: np.ndarray, frameskip: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Subsample an episode to model steps: (rows kept (L,), obs (L, ...), action blocks (L, k*A))."""
+    """Subsample an episode to model steps: (rows kept (L,), obs (L, ...), action blocks
+    (L, k*A))."""
     n = len(obs) // frameskip
     rows = np.arange(n) * frameskip
     return rows, obs[rows], action[: n * frameskip].reshape(n, frameskip * action.shape[1])

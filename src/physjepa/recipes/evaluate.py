@@ -84,6 +84,7 @@ def format_table(result: dict) -> str:
         lines.append(f"  {k:<20} {v:7.3f}")
     c = result["collapse"]
     lines.append(
-        f"collapse: per-dim std min {c['std_min']:.3f} mean {c['std_mean']:.3f} max {c['std_max']:.3f}; effective rank {c['effective_rank']:.1f} of {c['dim']}"
+        f"collapse: per-dim std min {c['std_min']:.3f} mean {c['std_mean']:.3f} max "
+        f"{c['std_max']:.3f}; effective rank {c['effective_rank']:.1f} of {c['dim']}"
     )
     return "\n".join(lines)

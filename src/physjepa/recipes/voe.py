@@ -506,7 +506,8 @@ def format_table(res: dict) -> str:
     m = res["metrics"]
     lines.append(
         f"mean of mechanical properties: physjepa {100 * m['physjepa_pairwise_mean']:.1f}, "
-        f"untrained {100 * m['untrained_pairwise_mean']:.1f} ± {100 * m['untrained_pairwise_std']:.1f}, "
+        f"untrained {100 * m['untrained_pairwise_mean']:.1f} ± "
+        f"{100 * m['untrained_pairwise_std']:.1f}, "
         f"pixel {100 * m['pixel_pairwise_mean']:.1f}"
         + (f", oracle {100 * m['oracle_pairwise_mean']:.1f}" if "oracle_pairwise_mean" in m else "")
     )

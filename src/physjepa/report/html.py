@@ -1,10 +1,10 @@
 """Self-contained HTML report for one run directory.
 
 ``write_report(run_dir)`` reads ``config.json``, ``metrics.jsonl``, ``eval.json``,
-``rollout_strip.png``, ``plan.json`` and ``voe.json`` (each optional) and writes ``run_dir/report.html``: one file with
-inline CSS and images embedded as base64 data URIs, so it opens offline and can be
-mailed or archived alone. A missing or broken input turns its section into a short
-message; it never stops the rest of the report.
+``rollout_strip.png``, ``plan.json`` and ``voe.json`` (each optional) and writes
+``run_dir/report.html``: one file with inline CSS and images embedded as base64 data URIs,
+so it opens offline and can be mailed or archived alone. A missing or broken input turns its
+section into a short message; it never stops the rest of the report.
 """
 
 from __future__ import annotations
@@ -119,7 +119,10 @@ def _losses(records: list[dict]) -> str:
     last = {k: v for r in records for k, v in r.items() if k.startswith(("train/", "eval/"))}
     rows = [[k, fmt(v, ".4g")] for k, v in sorted(last.items())]
     steps = [r["step"] for r in records if isinstance(r.get("step"), int | float)]
-    note = f'<p class="muted">{len(records)} records, last step {fmt(max(steps) if steps else None)}.</p>'
+    note = (
+        f'<p class="muted">{len(records)} records, last step '
+        f"{fmt(max(steps) if steps else None)}.</p>"
+    )
     return (
         _img(png, "loss curves")
         + note
@@ -155,8 +158,10 @@ def _probe(ev: dict) -> str:
         return _msg("eval.json has no probe results.")
     rows = [[str(k), fmt(v)] for k, v in lin.items()]
     note = (
-        f'<p class="muted">Linear probe R² on held-out data. Features: {escape(str(pr.get("features", "n/a")))}; '
-        f"{escape(fmt(pr.get('n_train')))} train / {escape(fmt(pr.get('n_test')))} test samples.</p>"
+        '<p class="muted">Linear probe R² on held-out data. Features: '
+        f"{escape(str(pr.get('features', 'n/a')))}; "
+        f"{escape(fmt(pr.get('n_train')))} train / {escape(fmt(pr.get('n_test')))} test "
+        "samples.</p>"
     )
     return note + _table(["state variable", "R²"], rows, 1)
 
@@ -174,7 +179,10 @@ def _collapse(ev: dict) -> str:
     }
     keys = [k for k in labels if k in co] + [k for k in co if k not in labels]
     rows = [[labels.get(k, k), fmt(co[k])] for k in keys]
-    note = '<p class="muted">A std near 0 or an effective rank far below the latent dim signals collapse.</p>'
+    note = (
+        '<p class="muted">A std near 0 or an effective rank far below the latent dim signals '
+        "collapse.</p>"
+    )
     return note + _table(["diagnostic", "value"], rows, 1)
 
 
@@ -218,7 +226,8 @@ def _planning(run_dir: Path) -> str:
         f"v{escape(str((plan.get('manifest') or {}).get('version', '?')))}, budget "
         f"{escape(fmt(plan.get('budget')))} steps; planner {escape(json.dumps(pl))}, horizon "
         f"{escape(fmt(plan.get('horizon')))} blocks of {escape(fmt(plan.get('frameskip')))} "
-        f"steps, cost on {escape(str(plan.get('objective')))} steps. Left: the world; right: the goal.</p>"
+        f"steps, cost on {escape(str(plan.get('objective')))} steps. Left: the world; right: the "
+        "goal.</p>"
     )
     table = _table(["policy", "success", "final distance", "ms / plan"], rows, 3)
     gifs = []

@@ -107,7 +107,8 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
         weights, step = _read_safetensors(run_dir / "model.safetensors")
         if step != state["step"]:
             raise CheckpointError(
-                f"{run_dir}: weights are from step {step} but the train state from step {state['step']}; the checkpoint is inconsistent"
+                f"{run_dir}: weights are from step {step} but the train state from step "
+                f"{state['step']}; the checkpoint is inconsistent"
             )
         state["model"] = weights
     return state
@@ -119,13 +120,15 @@ def restore_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], so
         missing, unexpected = model.load_state_dict(weights, strict=False)
     except RuntimeError as e:  # shape mismatch
         raise CheckpointError(
-            f"{source} does not match the model in config.json ({str(e).splitlines()[-1].strip()[:160]})"
+            f"{source} does not match the model in config.json "
+            f"({str(e).splitlines()[-1].strip()[:160]})"
         ) from None
     # runs from before the MLP encoder standardised its inputs: identity, as they were trained
     missing = [k for k in missing if not k.endswith(("encoder.obs_mean", "encoder.obs_std"))]
     if missing or unexpected:
         raise CheckpointError(
-            f"{source} does not match the model in config.json (missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})"
+            f"{source} does not match the model in config.json (missing {list(missing)[:3]}, "
+            f"unexpected {list(unexpected)[:3]})"
         )
 
 
@@ -139,7 +142,8 @@ def load_train_state(run_dir: Path) -> dict[str, Any]:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any failure here means an unusable file
         raise CheckpointError(
-            f"{path} cannot be loaded safely ({str(e).splitlines()[0][:160]}); it is corrupt or not a physjepa train state"
+            f"{path} cannot be loaded safely ({str(e).splitlines()[0][:160]}); it is corrupt or "
+            "not a physjepa train state"
         ) from None
 
 

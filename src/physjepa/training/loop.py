@@ -44,7 +44,8 @@ def observed_column(cfg: Config, file: EpisodeFile) -> str:
     if not file.has(key):
         have = [c for c in ("pixels", *VECTOR_OBS) if file.has(c)]
         raise ConfigError(
-            f"{file.path} has no {key!r} column to observe; it has {have}: set data.obs to one of them"
+            f"{file.path} has no {key!r} column to observe; it has {have}: set data.obs to one of "
+            "them"
         )
     return key
 
@@ -75,7 +76,8 @@ class TensorBoardWriter:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
             raise ConfigError(
-                "train.tensorboard=true needs the tensorboard package: pip install 'physjepa[tensorboard]' (or leave it false; metrics.jsonl is always written)"
+                "train.tensorboard=true needs the tensorboard package: pip install "
+                "'physjepa[tensorboard]' (or leave it false; metrics.jsonl is always written)"
             ) from None
         return SummaryWriter
 
@@ -125,7 +127,8 @@ def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
         )
     if not resume and has_run and not overwrite:
         raise TrainError(
-            f"{run_dir} already holds a run; pass --resume to continue it or --overwrite to replace it"
+            f"{run_dir} already holds a run; pass --resume to continue it or --overwrite to "
+            "replace it"
         )
 
 
@@ -174,7 +177,8 @@ def train(
         raise ConfigError("torchrun with train.device=mps is not supported; use cpu or cuda")
     if rank.enabled and cfg.train.batch_size % rank.world_size:
         raise ConfigError(
-            f"train.batch_size={cfg.train.batch_size} must be divisible by the {rank.world_size} processes"
+            f"train.batch_size={cfg.train.batch_size} must be divisible by the {rank.world_size} "
+            "processes"
         )
     if cfg.train.tensorboard:
         TensorBoardWriter.summary_writer()  # missing tensorboard: say so before any work
@@ -208,7 +212,8 @@ def _train(
         same_data = replace(saved.data, max_memory_mb=cfg.data.max_memory_mb) == cfg.data
         if saved.model != cfg.model or not same_data or saved.loss != cfg.loss:
             raise TrainError(
-                "--resume continues the saved config; only train.* settings (e.g. train.steps) and data.max_memory_mb may change"
+                "--resume continues the saved config; only train.* settings (e.g. train.steps) and "
+                "data.max_memory_mb may change"
             )
         recorded = previous.data.path
         if data_path is not None and Path(data_path).resolve() != Path(recorded).resolve():
@@ -393,7 +398,8 @@ def _fit(
                 what = "loss" if not torch.isfinite(global_loss) else "gradient norm"
                 value = float(global_loss if what == "loss" else grad_norm)
                 raise TrainError(
-                    f"the {what} became {value} at step {step + 1}; stopped, the last good checkpoint is kept in {run_dir}. Lower train.lr or raise loss.sigreg_weight"
+                    f"the {what} became {value} at step {step + 1}; stopped, the last good "
+                    f"checkpoint is kept in {run_dir}. Lower train.lr or raise loss.sigreg_weight"
                 )
             opt.step()
             step += 1
@@ -458,7 +464,8 @@ def _restore_rng(state: dict, rank: ddp.Dist, device: torch.device) -> None:
         # dropout masks of the remaining steps differ from the original run
         if rank.is_main:
             print(
-                f"note: the checkpoint was written by {len(rngs)} process(es), this run has {rank.world_size}; dropout masks will differ from the original run"
+                f"note: the checkpoint was written by {len(rngs)} process(es), this run has "
+                f"{rank.world_size}; dropout masks will differ from the original run"
             )
         torch.manual_seed(int(state["step"]) * 7919 + rank.rank)
         return

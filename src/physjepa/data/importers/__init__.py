@@ -55,7 +55,8 @@ def detect(src: str | os.PathLike) -> str:
         raise DataError(f"cannot use {src} as a source ({e})") from None
     if not exists:
         raise DataError(
-            f"{src} not found; pass a LeRobot dataset, a folder of videos, .npz episodes or an HDF5 file"
+            f"{src} not found; pass a LeRobot dataset, a folder of videos, .npz episodes or an "
+            "HDF5 file"
         )
     if is_dir:
         if (src / "meta" / "info.json").is_file():
@@ -115,7 +116,8 @@ def _detect_hdf5(src: Path) -> str:
         return "swm"
     raise DataError(
         f"{src} is an HDF5 file but neither a physjepa episode file nor a stable-worldmodel one "
-        f"(it has {sorted(names)[:20]}; needs 'pixels' or 'state', and 'action', 'ep_offset', 'ep_len')"
+        f"(it has {sorted(names)[:20]}; needs 'pixels' or 'state', and 'action', 'ep_offset', "
+        "'ep_len')"
     )
 
 
@@ -139,7 +141,8 @@ def convert(
             flag = next((o[k] for o in OPTIONS.values() if k in o), k)
             users = [n for n, o in OPTIONS.items() if k in o]
             raise DataError(
-                f"{flag} applies to {' and '.join(DESCRIPTIONS[u] for u in users) or 'no importer'}, "
+                f"{flag} applies to "
+                f"{' and '.join(DESCRIPTIONS[u] for u in users) or 'no importer'}, "
                 f"but {src} is {DESCRIPTIONS[kind]}"
             )
     if kind == "lerobot":

@@ -76,7 +76,8 @@ def import_lerobot(
     action_cols = _pick_columns(src, "--action", action, "action", numeric, features)
     if not action_cols:
         raise DataError(
-            f"{src / 'meta/info.json'} has no 'action' feature; choose the action columns with --action, one or more of {numeric}"
+            f"{src / 'meta/info.json'} has no 'action' feature; choose the action columns with "
+            f"--action, one or more of {numeric}"
         )
     overlap = sorted(set(state_cols) & set(action_cols))
     if overlap:
@@ -96,7 +97,8 @@ def import_lerobot(
             if not path.is_file():
                 what = "data" if key == "data_file" else f"video ({cam})"
                 raise DataError(
-                    f"{path}: {what} file not found, but meta/episodes lists episodes in it; the dataset is incomplete: download it again"
+                    f"{path}: {what} file not found, but meta/episodes lists episodes in it; the "
+                    "dataset is incomplete: download it again"
                 )
 
     # Each file is read (decoded) once and dropped after its last episode.
@@ -138,7 +140,9 @@ def import_lerobot(
                 declared = _width(features[c])
                 if declared and rows[c].shape[1] != declared:
                     raise DataError(
-                        f"{dpath}: column {c!r} holds {rows[c].shape[1]} values per row but meta/info.json declares shape {features[c].get('shape')}; the dataset is inconsistent: download it again"
+                        f"{dpath}: column {c!r} holds {rows[c].shape[1]} values per row but "
+                        f"meta/info.json declares shape {features[c].get('shape')}; the dataset "
+                        "is inconsistent: download it again"
                     )
             if vpath not in video_cache:
                 users = [x for x in eps if x["video_file"] == vpath]
@@ -166,11 +170,13 @@ def _check_source(src: Path, out: Path, overwrite: bool) -> None:
         ) from None
     if not exists:
         raise DataError(
-            f"LeRobot dataset {src} not found; pass the dataset folder (the one holding meta/info.json)"
+            f"LeRobot dataset {src} not found; pass the dataset folder (the one holding "
+            "meta/info.json)"
         )
     if not is_dir:
         raise DataError(
-            f"{src} is not a folder; pass the LeRobot dataset folder (the one holding meta/info.json)"
+            f"{src} is not a folder; pass the LeRobot dataset folder (the one holding "
+            "meta/info.json)"
         )
     check_paths(src, out, overwrite, "a LeRobot dataset")
     try:
@@ -179,7 +185,8 @@ def _check_source(src: Path, out: Path, overwrite: bool) -> None:
         inside = False
     if inside:
         raise DataError(
-            f"--to {out} is inside the source dataset {src}, which is only read; choose a --to outside it"
+            f"--to {out} is inside the source dataset {src}, which is only read; choose a --to "
+            "outside it"
         )
 
 
@@ -190,7 +197,8 @@ def _read_info(src: Path) -> dict[str, Any]:
         if (src / "meta" / "episodes.jsonl").is_file():
             hint = f" (it has meta/episodes.jsonl: a LeRobot v2 dataset? {_CONVERT})"
         raise DataError(
-            f"{path} not found: {src} is not a LeRobot dataset{hint}; pass the folder holding meta/info.json"
+            f"{path} not found: {src} is not a LeRobot dataset{hint}; pass the folder holding "
+            "meta/info.json"
         )
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
@@ -205,10 +213,12 @@ def _read_info(src: Path) -> dict[str, Any]:
     if not isinstance(version, str) or not version.startswith("v3."):
         if isinstance(version, str) and version.startswith(("v1.", "v2.")):
             raise DataError(
-                f"{path}: codebase_version {version!r} is a LeRobot {version[:2]}.x dataset; physjepa reads format v3.x: {_CONVERT}"
+                f"{path}: codebase_version {version!r} is a LeRobot {version[:2]}.x dataset; "
+                f"physjepa reads format v3.x: {_CONVERT}"
             )
         raise DataError(
-            f"{path}: codebase_version {version!r} is not a LeRobot format physjepa reads (v3.x); use a v3.0 dataset"
+            f"{path}: codebase_version {version!r} is not a LeRobot format physjepa reads (v3.x); "
+            "use a v3.0 dataset"
         )
     return info
 
@@ -226,7 +236,8 @@ def _features(src: Path, info: dict[str, Any]) -> dict[str, dict[str, Any]]:
     feats = info.get("features")
     if not isinstance(feats, dict) or not all(isinstance(v, dict) for v in feats.values()):
         raise DataError(
-            f"{src / 'meta/info.json'}: 'features' must be an object of {{name: {{dtype, shape, names}}}}; fix info.json"
+            f"{src / 'meta/info.json'}: 'features' must be an object of {{name: {{dtype, shape, "
+            "names}}; fix info.json"
         )
     return feats
 
@@ -242,12 +253,14 @@ def _pick_camera(
     if not cams:
         images = [k for k, f in features.items() if f.get("dtype") == "image"]
         extra = (
-            f" (its cameras {images} are stored as images in Parquet, which physjepa does not import)"
+            f" (its cameras {images} are stored as images in Parquet, which physjepa does not "
+            "import)"
             if images
             else ""
         )
         raise DataError(
-            f"{src / 'meta/info.json'} has no video feature (dtype 'video'){extra}; import a dataset recorded with video"
+            f"{src / 'meta/info.json'} has no video feature (dtype 'video'){extra}; import a "
+            "dataset recorded with video"
         )
     if camera is None:
         return cams[0]
@@ -299,7 +312,8 @@ def _fill(src: Path, key: str, tpl: str, chunk: int, file: int, video_key: str =
         rel = tpl.format(chunk_index=chunk, file_index=file, video_key=video_key)
     except (KeyError, IndexError, ValueError) as e:
         raise DataError(
-            f"{src / 'meta/info.json'}: cannot fill the {key!r} template {tpl!r} ({e!r}); a v3 template uses {{chunk_index}}, {{file_index}} (and {{video_key}})"
+            f"{src / 'meta/info.json'}: cannot fill the {key!r} template {tpl!r} ({e!r}); a v3 "
+            "template uses {chunk_index}, {file_index} (and {video_key})"
         ) from None
     return src / rel
 
@@ -311,7 +325,8 @@ def _read_episodes(src: Path, cam: str) -> list[dict[str, Any]]:
     files = sorted(folder.glob("chunk-*/*.parquet"))
     if not files:
         raise DataError(
-            f"{folder}: no episode metadata (chunk-*/file-*.parquet); the dataset is incomplete or not v3: download it again"
+            f"{folder}: no episode metadata (chunk-*/file-*.parquet); the dataset is incomplete or "
+            "not v3: download it again"
         )
     v = f"videos/{cam}/"
     cols = {
@@ -331,7 +346,8 @@ def _read_episodes(src: Path, cam: str) -> list[dict[str, Any]]:
             missing = [c for c in cols if c not in names]
             if missing:
                 raise DataError(
-                    f"{path}: no column(s) {missing}; LeRobot v3 episode metadata has them for every camera: download the dataset again"
+                    f"{path}: no column(s) {missing}; LeRobot v3 episode metadata has them for "
+                    "every camera: download the dataset again"
                 )
             table = pq.read_table(path, columns=list(cols))
         except DataError:
@@ -353,7 +369,8 @@ def _read_episodes(src: Path, cam: str) -> list[dict[str, Any]]:
             for k in ("from_ts", "to_ts"):
                 if not isinstance(row[k], int | float) or not math.isfinite(row[k]):
                     raise DataError(
-                        f"{path}: episode {row['episode_index']}: {v + k[:-3]}_timestamp is {row[k]!r}, not a time"
+                        f"{path}: episode {row['episode_index']}: {v + k[:-3]}_timestamp is "
+                        f"{row[k]!r}, not a time"
                     )
                 row[k] = float(row[k])
             if row["length"] < 1:
@@ -449,7 +466,8 @@ class _DataFile:
             missing = [c for c in need if c not in names]
             if missing:
                 raise DataError(
-                    f"{path}: no column(s) {missing}; the file has {names[:30]}: info.json and the data disagree, download the dataset again"
+                    f"{path}: no column(s) {missing}; the file has {names[:30]}: info.json and the "
+                    "data disagree, download the dataset again"
                 )
             extra = ["timestamp"] if "timestamp" in names else []
             table = pq.read_table(path, columns=[*need, *extra])
@@ -474,13 +492,16 @@ class _DataFile:
         rows = self.order[a:b]
         if len(rows) != length:
             raise DataError(
-                f"{self.path}: episode {ep} has {len(rows)} rows but {e['meta_file']} gives it length {length}; frame counts disagree: download the dataset again"
+                f"{self.path}: episode {ep} has {len(rows)} rows but {e['meta_file']} gives it "
+                f"length {length}; frame counts disagree: download the dataset again"
             )
         frames = self.frame_index[rows]
         if not np.array_equal(frames, np.arange(length)):
             bad = int(np.argmax(frames != np.arange(length)))
             raise DataError(
-                f"{self.path}: episode {ep}: frame_index runs {frames[max(0, bad - 1) : bad + 2].tolist()} near step {bad}; expected 0..{length - 1} without gaps or repeats"
+                f"{self.path}: episode {ep}: frame_index runs "
+                f"{frames[max(0, bad - 1) : bad + 2].tolist()} near step {bad}; expected "
+                f"0..{length - 1} without gaps or repeats"
             )
         out = {"time": self.time[rows]}
         for c, v in self.values.items():
@@ -489,7 +510,9 @@ class _DataFile:
             if bad.any():
                 step = int(np.argmax(bad.any(axis=1)))
                 raise DataError(
-                    f"{self.path}: episode {ep}, frame {step}, column {c!r}: {vals[bad][0]!r} is NaN, infinite or too large for float32; drop the episode with --episodes or fix the data"
+                    f"{self.path}: episode {ep}, frame {step}, column {c!r}: {vals[bad][0]!r} is "
+                    "NaN, infinite or too large for float32; drop the episode with --episodes or "
+                    "fix the data"
                 )
             out[c] = vals
         return out
@@ -524,7 +547,8 @@ def _matrix(path: Path, col: str, column: Any, pa: Any) -> np.ndarray:
         if n and (lens != k).any():
             i = int(np.argmax(lens != k))
             raise DataError(
-                f"{path}: row {i + 1}, column {col!r} holds {int(lens[i])} values but row 1 holds {k}; every row needs the same number"
+                f"{path}: row {i + 1}, column {col!r} holds {int(lens[i])} values but row 1 holds "
+                f"{k}; every row needs the same number"
             )
         values = arr.flatten()
         typ = values.type
@@ -552,7 +576,8 @@ class _Video:
         times, frames = _decode(path, t0 - self.tol, t1 + self.tol, size, self.tol)
         if not frames:
             raise DataError(
-                f"{path}: no video frames between {t0:.3f} s and {t1:.3f} s; the video is shorter than meta/episodes says: download the dataset again"
+                f"{path}: no video frames between {t0:.3f} s and {t1:.3f} s; the video is shorter "
+                "than meta/episodes says: download the dataset again"
             )
         order = np.argsort(times, kind="stable")
         self.times = np.asarray(times)[order]
@@ -575,16 +600,21 @@ class _Video:
             step = int(np.argmax(bad))
             span = (self.times >= e["from_ts"] - self.tol) & (self.times < e["to_ts"] - self.tol)
             raise DataError(
-                f"{self.path}: episode {e['episode_index']}, frame {step}: no video frame near {query[step]:.3f} s "
-                f"(nearest {self.times[idx[step]]:.3f} s); the video holds {int(span.sum())} frame(s) in the episode's span "
-                f"{e['from_ts']:.3f}-{e['to_ts']:.3f} s but the episode has {len(time)} rows: frame counts disagree, download the dataset again"
+                f"{self.path}: episode {e['episode_index']}, frame {step}: no video frame near "
+                f"{query[step]:.3f} s "
+                f"(nearest {self.times[idx[step]]:.3f} s); the video holds {int(span.sum())} "
+                "frame(s) in the episode's span "
+                f"{e['from_ts']:.3f}-{e['to_ts']:.3f} s but the episode has {len(time)} rows: "
+                "frame counts disagree, download the dataset again"
             )
         d = np.diff(idx)
         if (d <= 0).any():
             step = int(np.argmax(d <= 0)) + 1
             raise DataError(
-                f"{self.path}: episode {e['episode_index']}: frames {step - 1} and {step} map to the same or an earlier video frame; "
-                f"the timestamps do not increase or the video has fewer frames than the data (fps {self.fps:g} in info.json): download the dataset again"
+                f"{self.path}: episode {e['episode_index']}: frames {step - 1} and {step} map to "
+                "the same or an earlier video frame; "
+                "the timestamps do not increase or the video has fewer frames than the data (fps "
+                f"{self.fps:g} in info.json): download the dataset again"
             )
         return self.images[idx]
 
@@ -609,7 +639,8 @@ def _decode(
         raise
     except (av.FFmpegError, OSError, ValueError) as e:
         raise DataError(
-            f"{path} cannot be decoded ({_short(e)}); check the file (ffprobe {path.name}) or download it again"
+            f"{path} cannot be decoded ({_short(e)}); check the file (ffprobe {path.name}) or "
+            "download it again"
         ) from None
     assert got is not None
     return got
@@ -632,7 +663,8 @@ def _decode_span(
             t = frame.time
             if t is None:
                 raise DataError(
-                    f"{path}: a video frame has no timestamp; re-encode the video (ffmpeg -i IN -c:v libx264 OUT)"
+                    f"{path}: a video frame has no timestamp; re-encode the video (ffmpeg -i IN "
+                    "-c:v libx264 OUT)"
                 )
             if first and seek and t > t0 + tol:
                 return None

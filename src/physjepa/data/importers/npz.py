@@ -64,7 +64,8 @@ def read_episode(path: Path) -> dict[str, np.ndarray]:
     except ValueError as e:
         if "allow_pickle" in str(e) or "pickle" in str(e).lower():
             raise DataError(
-                f"{path}: holds Python objects (pickled arrays); save plain numeric arrays with np.savez"
+                f"{path}: holds Python objects (pickled arrays); save plain numeric arrays with "
+                "np.savez"
             ) from None
         raise DataError(f"{path} is not a readable .npz file ({e})") from None
     except (OSError, zipfile.BadZipFile, EOFError, KeyError) as e:
@@ -75,7 +76,8 @@ def read_episode(path: Path) -> dict[str, np.ndarray]:
     if pix is None and not vecs:
         raise DataError(
             f"{path}: no frames or state to observe; it has {sorted(arrays)}, and needs "
-            f"'pixels' (or {', '.join(repr(n) for n in PIXEL_NAMES[1:])}) or one of {list(VECTOR_NAMES)}"
+            f"'pixels' (or {', '.join(repr(n) for n in PIXEL_NAMES[1:])}) or one of "
+            f"{list(VECTOR_NAMES)}"
         )
     ep: dict[str, np.ndarray] = {}
     if pix is not None:

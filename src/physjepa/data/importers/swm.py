@@ -95,7 +95,8 @@ def _convert(f: h5py.File, src: Path, out: Path, overwrite: bool) -> Path:
     rows = {c: d.shape[0] if d.shape else 0 for c, d in ds.items()}
     if len(set(rows.values())) != 1:
         raise DataError(
-            f"{src}: the columns have different numbers of rows {rows}; every column needs one row per step"
+            f"{src}: the columns have different numbers of rows {rows}; every column needs one row "
+            "per step"
         )
     (n_rows,) = set(rows.values())
     episode_index(src, np.asarray(lens), np.asarray(offs), n_rows)

@@ -82,7 +82,8 @@ def read_actions(path: Path, frames: int, video: Path) -> tuple[list[str], np.nd
                 line = reader.line_num
                 if len(row) != len(header):
                     raise DataError(
-                        f"{path}: line {line} has {len(row)} field(s) but the header has {len(header)}"
+                        f"{path}: line {line} has {len(row)} field(s) but the header has "
+                        f"{len(header)}"
                     )
                 values = []
                 for name, cell in zip(header, row):
@@ -90,7 +91,8 @@ def read_actions(path: Path, frames: int, video: Path) -> tuple[list[str], np.nd
                         v = float(cell)
                     except ValueError:
                         raise DataError(
-                            f"{path}: line {line}, column {name!r}: {cell.strip()[:40]!r} is not a number"
+                            f"{path}: line {line}, column {name!r}: {cell.strip()[:40]!r} is not a "
+                            "number"
                         ) from None
                     if not math.isfinite(v) or abs(v) > float(np.finfo(np.float32).max):
                         raise DataError(
@@ -157,7 +159,8 @@ def import_videos(
                     names = header
                 elif header != names:
                     raise DataError(
-                        f"{actions_csv}: action columns {header} differ from the first video's {names}"
+                        f"{actions_csv}: action columns {header} differ from the first video's "
+                        f"{names}"
                     )
             else:
                 action = np.zeros((len(pixels), 1), np.float32)
