@@ -108,12 +108,14 @@ def assert_one_line_error(proc, command: str, *needles: str) -> str:
     return lines[0]
 
 
-def assert_usage_error(proc, *needles: str) -> str:
-    """An argparse refusal: exit code 2, usage then one ``error:`` line naming the needles."""
+def assert_usage_error(proc, command: str, *needles: str) -> str:
+    """An argparse refusal (a missing value, a bad type, an unknown flag): exit code 2 and one
+    line, ``physjepa COMMAND: error: ...; see 'physjepa COMMAND --help'``, naming the needles."""
     assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr
-    last = proc.stderr.strip().splitlines()[-1]
-    assert proc.stderr.startswith("usage: physjepa") and ": error: " in last, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith(f"physjepa {command}: error: "), lines[0]
+    assert lines[0].endswith(f"see 'physjepa {command} --help'"), lines[0]
     for needle in needles:
-        assert needle in last, (needle, last)
-    return last
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]

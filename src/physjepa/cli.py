@@ -15,6 +15,7 @@ import collections
 import dataclasses
 import json
 import sys
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -433,9 +434,17 @@ COMMANDS: dict[str, Command] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its refusals (a missing value, a bad type, an unknown choice) as one
+    line that names the command and where to read its flags."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
+
+
 def parser() -> argparse.ArgumentParser:
     """The whole command line, built from the options dataclasses."""
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="physjepa",
         description="JEPA world models of the physical world.",
         epilog=EXAMPLES,
@@ -451,9 +460,16 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:2] == ["voe", "generate"]:  # 'physjepa voe generate' is its own command
         argv = ["voe-generate"] + argv[2:]
-    args = parser().parse_args(argv)
+    args, unknown = parser().parse_known_args(argv)
     cmd = COMMANDS[args.command]
     name = "voe generate" if args.command == "voe-generate" else args.command
+    if unknown:
+        print(
+            f"physjepa {name}: error: unrecognized arguments: {' '.join(unknown)}; "
+            f"see 'physjepa {name} --help'",
+            file=sys.stderr,
+        )
+        return 2
     try:
         opts = cmd.options.from_args(args)
         precheck(opts)

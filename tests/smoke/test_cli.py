@@ -275,8 +275,11 @@ def test_bad_option_values_name_the_flag(tmp_path, two_room_run):
 def test_flags_argparse_refuses_name_the_flag(tmp_path, two_room_run):
     """What argparse refuses (a flag of another command, a value of the wrong kind): exit 2,
     its usage, then an error line naming the flag."""
-    assert_usage_error(cli("plan", two_room_run, "--far", cwd=tmp_path), "--far")
-    assert_usage_error(cli("plan", two_room_run, "--episodes", "x", cwd=tmp_path), "--episodes")
+    assert_usage_error(cli("plan", two_room_run, "--far", cwd=tmp_path), "plan", "--far")
+    assert_usage_error(
+        cli("plan", two_room_run, "--episodes", "x", cwd=tmp_path), "plan", "--episodes"
+    )
+    assert_usage_error(cli("collect", "--out", "x.h5", cwd=tmp_path), "collect", "--world")
     assert not (two_room_run / "plan.json").exists()
 
 

@@ -260,3 +260,29 @@ def test_plots_return_png(n):
     png = rollout_error_png(ro)
     assert png is not None and png.startswith(PNG_SIGNATURE)
     assert png_data_uri(png).startswith("data:image/png;base64,iVBORw0KGgo")
+
+
+def test_visibility_table_flags_what_the_latent_barely_sees(tmp_path):
+    run = make_run(tmp_path)
+    vis = {
+        "agent_pos": {"visibility": 1.0, "latent_distance": 4.0, "move": 51.2, "reference": True},
+        "block_pos": {"visibility": 0.05, "latent_distance": 0.2, "move": 51.2},
+        "block_angle": {"visibility": 0.6, "latent_distance": 2.4, "move": 0.628},
+    }
+    (run / "eval.json").write_text(json.dumps(dict(EVAL, visibility=vis)))
+    html = write_report(run).read_text()
+    section = html.split("<h2>Latent visibility</h2>", 1)[1].split("</section>", 1)[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", section)[1:]  # after the header
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in rows]
+    assert [c[0] for c in cells] == ["agent_pos", "block_pos", "block_angle"]
+    assert [c[1] for c in cells] == ["1.000", "0.050", "0.600"]
+    assert [c[-1] for c in cells] == ["reference", "low", ""]
+
+
+def test_visibility_section_says_why_it_is_missing(tmp_path):
+    run = make_run(tmp_path)
+    note = "world 'ball-drop' has no restorable state"
+    (run / "eval.json").write_text(json.dumps(dict(EVAL, visibility=None, visibility_note=note)))
+    html = write_report(run).read_text()
+    section = html.split("<h2>Latent visibility</h2>", 1)[1].split("</section>", 1)[0]
+    assert "has no restorable state; the probe R² above is what there is." in section

@@ -166,6 +166,34 @@ def _probe(ev: dict) -> str:
     return note + _table(["state variable", "R²"], rows, 1)
 
 
+#: Below this, the planning cost barely sees a variable (issue 15's target for task variables).
+VISIBLE = 0.3
+
+
+def _visibility(ev: dict) -> str:
+    vis = ev.get("visibility")
+    if not isinstance(vis, dict) or not vis:
+        why = ev.get("visibility_note") or "eval.json has no visibility table"
+        return _msg(f"{why}; the probe R² above is what there is.")
+    rows = []
+    for name, v in vis.items():
+        x = v.get("visibility") if isinstance(v, dict) else None
+        flag = "reference" if v.get("reference") else ("low" if _num(x) and x < VISIBLE else "")
+        rows.append([str(name), fmt(x), fmt(v.get("latent_distance")), fmt(v.get("move")), flag])
+    note = (
+        '<p class="muted">Each variable is moved alone (through the simulator state) by a '
+        "fixed fraction of its range; visibility = the latent distance that move causes ÷ the "
+        "distance caused by moving the reference (the agent or controlled joint) as far, median "
+        f"over start states. 1 = the planning cost sees it as well as the agent; below {VISIBLE} "
+        "(low) the planner is nearly blind to it.</p>"
+    )
+    return note + _table(["variable", "visibility", "latent distance", "move", ""], rows, 3)
+
+
+def _num(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
 def _collapse(ev: dict) -> str:
     co = ev.get("collapse")
     if not isinstance(co, dict) or not co:
@@ -328,6 +356,7 @@ def render_report(run_dir: str | Path) -> str:
         _section("Loss curves", _losses, records),
         _section("Rollout error against horizon", need_eval(_rollout), ev),
         _section("Linear probe R²", need_eval(_probe), ev),
+        _section("Latent visibility", need_eval(_visibility), ev),
         _section("Collapse diagnostics", need_eval(_collapse), ev),
         _section("Real vs predicted frames", _strip, run_dir / "rollout_strip.png"),
         _section("Planning (closed loop)", _planning, run_dir),
