@@ -27,7 +27,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import tomllib
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,6 +102,9 @@ SHARED = "shared"  # the two-machine lines' shared disk, a folder of the workspa
 DEBUG = {"--preset": "debug"}
 VOE_SMALL = {"--pairs": "1", "--untrained": "1", "--pixel-steps": "5", "--oracle-steps": "5"}
 NOT_RUN = "not run"
+BENCHMARK = "benchmark"
+#: Commands that run in a fresh folder of their own (make demo, as in a new clone).
+FRESH = {"physjepa demo --out runs/demo --data data/ball.h5"}
 
 SCALED: dict[str, tuple[dict, str]] = {
     # set-up (make targets: their recipes, read with `make -n`, run below)
@@ -113,8 +118,9 @@ SCALED: dict[str, tuple[dict, str]] = {
         "the debug preset and 8 episodes instead of laptop and 300 (minutes)",
     ),
     "python benchmarks/core.py": (
-        {"+": ["--smoke", "--out-dir", "{ws}/bench"]},
-        "--smoke: the same code path at tiny sizes (the full run takes 10 minutes)",
+        {BENCHMARK: True},
+        "tests/e2e/test_benchmarks.py runs it with --smoke (the same code path at tiny sizes; "
+        "the full run takes 10 minutes); here: it is a script that test runs",
     ),
     # Commands
     "physjepa worlds": ({}, "as written"),
@@ -447,7 +453,6 @@ class Workspace:
         from physjepa.worlds import make
 
         self.path = path
-        self.results: dict[int, list[tuple[str, list[str], str]]] = {}
         for name in ("a", "b"):  # two runs to compare
             shutil.copytree(debug_run, path / "runs" / name)
         # a beam run on sensors (forecast, monitor) and a stream for it
@@ -483,12 +488,15 @@ class Workspace:
             ),
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
         }
-        self.done: dict[str, list[str]] = {}  # scaled command -> its output (run once each)
+        self.done: dict[str, str] = {}  # scaled command -> its output (run once each)
+        self._locks: dict[str, threading.Lock] = {}
 
     def run_command(self, readme: str, tokens: list[str], block: Block) -> str:
         changes, _why = SCALED[readme]
         if changes.get(NOT_RUN):
             return check_pip_extra(tokens)
+        if changes.get(BENCHMARK):
+            return check_benchmark(tokens)
         if tokens[:1] == ["make"]:
             return "recipe"
         if "/shared/" in changes:  # the shared disk holds the data file
@@ -502,12 +510,16 @@ class Workspace:
         cwd = self.path
         if argv[0] in ("ruff", sys.executable):
             cwd = ROOT  # commands about the checkout itself (ruff, pytest, benchmarks/)
-        if readme == "physjepa demo --out runs/demo --data data/ball.h5":
+        if readme in FRESH:
             cwd = self.path / "fresh-clone"  # make demo, as in a new clone
             cwd.mkdir(exist_ok=True)
         done_key = f"{cwd} {key(argv)}"
-        if done_key in self.done:  # the same line twice in the README (e.g. `make test`)
-            return self.done[done_key]
+        with self._locks.setdefault(done_key, threading.Lock()):
+            if done_key in self.done:  # the same line twice in the README (e.g. `make test`)
+                return self.done[done_key]
+            return self._run(readme, argv, cwd, block, done_key)
+
+    def _run(self, readme: str, argv: list[str], cwd: Path, block: Block, done_key: str) -> str:
         proc = subprocess.run(
             argv, cwd=cwd, env=self.env, capture_output=True, text=True, timeout=TIMEOUT
         )
@@ -521,40 +533,71 @@ class Workspace:
         self.done[done_key] = proc.stdout
         return proc.stdout
 
-    def run_block(self, block: Block) -> list[tuple[str, str]]:
-        if block.index in self.results:
-            return self.results[block.index]
-        for dep in self.dependencies(block):
-            self.run_block(dep)
+    def _run_block(self, block: Block) -> list[tuple[str, str]]:
         if block.kind == "sbatch":
             script = self.path / "train.sbatch"
             script.write_text(block.text + "\n")
             subprocess.run(["bash", "-n", str(script)], check=True)
-        out = [(readme, self.run_command(readme, tokens, block)) for readme, tokens in
-               [(r, t if t is not None else shlex.split(r)) for r, t in expand(block)]]  # fmt: skip
-        self.results[block.index] = out
-        return out
+        return [(readme, self.run_command(readme, tokens, block)) for readme, tokens in
+                [(r, t if t is not None else shlex.split(r)) for r, t in expand(block)]]  # fmt: skip
 
-    def dependencies(self, block: Block) -> list[Block]:
-        """The other shell blocks that make a file this block names (their --out / --to)."""
-        mine = set(commands_tokens(block))
-        deps = []
-        for other in readme_blocks():
-            if other.index == block.index or other.kind == "python":
-                continue
-            made = outputs(other) - outputs(block)
-            if made & mine:
-                deps.append(other)
-        return deps
+    def run_all(self, blocks: list[Block], lanes: int = 2) -> None:
+        """Run the shell blocks, ``lanes`` at a time (each command on one thread), a block
+        only after the blocks that make the files it names."""
+        deps = {b.index: dependencies(b, blocks) for b in blocks}
+        order: list[Block] = []
+        while len(order) < len(blocks):  # dependencies first, then README order
+            ready = [
+                b for b in blocks if b not in order and all(d in {o.index for o in order}
+                                                            for d in deps[b.index])
+            ]  # fmt: skip
+            assert ready, f"README blocks depend on each other in a circle: {deps}"
+            order.append(ready[0])
+        futures: dict[int, Future] = {}
+
+        def task(b: Block) -> list[tuple[str, str]]:
+            for d in deps[b.index]:
+                futures[d].result()  # submitted earlier: running or done
+            return self._run_block(b)
+
+        with ThreadPoolExecutor(lanes) as pool:
+            for b in order:
+                futures[b.index] = pool.submit(task, b)
+        self.futures = futures
+
+    def result(self, block: Block) -> list[tuple[str, str]]:
+        return self.futures[block.index].result()
+
+
+def dependencies(block: Block, blocks: list[Block]) -> list[int]:
+    """The other shell blocks that make a file this block names (their --out / --to)."""
+    mine = set(commands_tokens(block))
+    return [
+        other.index
+        for other in blocks
+        if other.index != block.index and (outputs(other) - outputs(block)) & mine
+    ]
 
 
 def commands_tokens(block: Block) -> list[str]:
-    return [t for _, tokens in expand(block) if tokens for t in tokens]
+    """The tokens of the commands a block runs in the workspace itself."""
+    return [t for readme, tokens in expand(block) if tokens and readme not in FRESH for t in tokens]
 
 
 def outputs(block: Block) -> set[str]:
     toks = commands_tokens(block)
     return {toks[i + 1] for i, t in enumerate(toks[:-1]) if t in ("--out", "--to")}
+
+
+def check_benchmark(tokens: list[str]) -> str:
+    """``python benchmarks/X.py``: a script that tests/e2e/test_benchmarks.py runs with
+    ``--smoke`` (so it runs once in the suite, not twice)."""
+    spec = importlib.util.spec_from_file_location("_bench", ROOT / "tests/e2e/test_benchmarks.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert tokens[0] == "python" and len(tokens) == 2, tokens
+    assert (ROOT / tokens[1]) in mod.with_smoke(), f"{tokens[1]} has no --smoke to run"
+    return "benchmark"
 
 
 def check_pip_extra(tokens: list[str]) -> str:
@@ -573,26 +616,29 @@ def check_pip_extra(tokens: list[str]) -> str:
     return "resolved"
 
 
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory, debug_run) -> Workspace:
-    return Workspace(tmp_path_factory.mktemp("readme"), debug_run)
-
-
 SHELL = [b for b in readme_blocks() if b.kind != "python"]
 PYTHON = [b for b in readme_blocks() if b.kind == "python"]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, debug_run) -> Workspace:
+    """The workspace after every shell block ran (each block's outcome kept for its test)."""
+    ws = Workspace(tmp_path_factory.mktemp("readme"), debug_run)
+    ws.run_all([b for b in SHELL if not missing_entries([b])])
+    return ws
 
 
 @pytest.mark.parametrize("block", SHELL, ids=[b.id for b in SHELL])
 def test_shell_block(workspace, block):
     assert not missing_entries([block]), missing_entries([block])
-    results = workspace.run_block(block)
+    results = workspace.result(block)
     assert len(results) == len(expand(block))
 
 
 def test_shell_blocks_made_what_they_say(workspace):
     """A few outputs the README promises, after its shell blocks ran."""
     for b in SHELL:
-        workspace.run_block(b)
+        workspace.result(b)
     ws = workspace.path
     for path in (
         "data/ball.h5", "runs/ball/eval.json", "runs/ball/report.html", "runs/demo/report.html",
@@ -610,7 +656,7 @@ def test_shell_blocks_made_what_they_say(workspace):
 @pytest.mark.parametrize("block", PYTHON, ids=[b.id for b in PYTHON])
 def test_python_block(workspace, block, monkeypatch):
     for b in SHELL:  # the runs the blocks name
-        workspace.run_block(b)
+        workspace.result(b)
     monkeypatch.chdir(workspace.path)
     ns = workspace.__dict__.setdefault("python_namespace", {"__name__": "__readme__"})
     for earlier in PYTHON[: PYTHON.index(block)]:  # one session: earlier blocks ran first
