@@ -339,7 +339,8 @@ def physjepa_invocations(text: str) -> list[list[str]]:
     """Every ``physjepa <command> ...`` of the README, fenced or inline, as tokens."""
     spans = [b.text for b in readme_blocks(text)]
     prose = re.sub(r"```.*?```", "", text, flags=re.S)
-    spans += re.findall(r"`([^`\n]*physjepa [^`\n]*)`", prose)
+    inline = re.findall(r"`([^`]+)`", prose)  # paired in order, as Markdown pairs them
+    spans += [s.replace("\n", " ") for s in inline if re.search(r"physjepa\s", s)]
     out = []
     for span in spans:
         for line in re.sub(r"\\\n", " ", span).splitlines():
