@@ -6,8 +6,12 @@ target's recipe), in one temporary workspace. A command that would take minutes 
 down, and ``SCALED`` below states how: README command -> the changes (only sizes, the preset,
 and the stand-ins one CPU machine needs for a cluster) and why. ``scale`` applies exactly
 those changes to the README's own tokens, so a changed README line changes what runs, and a
-README command with no entry fails. Every ``physjepa <command> --flag`` of the README (fenced
-or inline) is checked against ``physjepa.cli.parser()``.
+README command with no entry fails. Two commands are checked, not run, and say so in their
+entry: ``pip install 'physjepa[gym]'`` (needs the network: the extra is declared and what it
+names is installed) and ``make bench``'s ``python benchmarks/core.py`` (test_benchmarks.py runs
+it with ``--smoke``). The blocks run two at a time (each command on one thread), a block after
+the blocks that make the files it names. Every ``physjepa <command> --flag`` of the README
+(fenced or inline) is checked against ``physjepa.cli.parser()``.
 
 Python blocks run as written (``exec``, one namespace in README order, as in one session, cwd
 the workspace), after the shell blocks made the runs they name (``runs/demo``, ``runs/tr``).
