@@ -24,6 +24,7 @@ Writes benchmarks/results/materials.json.
 
     python benchmarks/materials.py           # ~20 minutes on 2 CPU cores
     python benchmarks/materials.py --reuse   # reuse the data and runs in benchmarks/work/materials
+    python benchmarks/materials.py --smoke   # the same path at tiny sizes, into a temp dir
 """
 
 from __future__ import annotations
@@ -34,15 +35,31 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result  # noqa: E402
+from common import add_smoke_args, out_dir, write_result  # noqa: E402
 
 WORK = Path(__file__).resolve().parent / "work" / "materials"
-EPISODES, STEPS, TEST_STREAMS, WINDOW, FAR = 300, 100, 40, 20, 0.01
+STEPS, WINDOW, FAR = 100, 20, 0.01  # fault onsets in [25, 60] + WINDOW need 100 steps
+
+
+@dataclass(frozen=True)
+class Sizes:
+    episodes: int = 300
+    test_streams: int = 40
+    preset: str = "laptop"
+    autoencoder_steps: int = 2000
+    monitor_streams: int = 200  # beam streams of STEPS rows in the CSV the monitor reads
+    pixel_overrides: tuple[str, ...] = ("train.steps=300",)  # the conv model for frames/s
+    pixel_episodes: int = 20  # episodes of frames the monitor reads
+
+
+SMOKE = Sizes(16, 2, "debug", 20, 3, (), 2)
+S = Sizes()  # main() sets the sizes of this invocation
 FPS = 10.0  # model steps per second of stream, for false alarms per hour (a 10 Hz logger)
 
 DATASETS = {  # name: (world, collect args, train overrides)
@@ -56,17 +73,17 @@ def physjepa(*args: str, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "physjepa", *args], check=True, **kw)
 
 
-def prepare(name: str, reuse: bool) -> tuple[Path, float]:
+def prepare(name: str, reuse: bool, work: Path) -> tuple[Path, float]:
     """Collect and train one dataset; returns the run directory and the minutes it took."""
     world, extra, overrides = DATASETS[name]
-    data, run = WORK / f"{name}.h5", WORK / "runs" / name
+    data, run = work / f"{name}.h5", work / "runs" / name
     took = run / "collect_train_minutes.txt"  # kept beside the run for --reuse
     if reuse and (run / "model.safetensors").exists():
         return run, float(took.read_text()) if took.exists() else float("nan")
     t0 = time.time()
-    physjepa("collect", "--world", world, "--episodes", str(EPISODES), "--steps", str(STEPS),
+    physjepa("collect", "--world", world, "--episodes", str(S.episodes), "--steps", str(STEPS),
              "--policy", "scripted", "--seed", "0", "--out", str(data), "--overwrite", *extra)  # fmt: skip
-    physjepa("train", "--data", str(data), "--preset", "laptop", "--out", str(run),
+    physjepa("train", "--data", str(data), "--preset", S.preset, "--out", str(run),
              "--overwrite", "--quiet", *overrides)  # fmt: skip
     minutes = (time.time() - t0) / 60
     took.write_text(f"{minutes:.2f}\n")
@@ -159,14 +176,14 @@ def anomaly(runs: dict[str, Path]) -> dict:
 
     detectors = {}
     for name, run in runs.items():
-        model, cfg, meta = load_run(run)
-        key = meta["data"]["obs_key"]
-        with EpisodeFile(meta["data"]["path"]) as f:
+        model, cfg, info = load_run(run)
+        key = info.data.obs_key
+        with EpisodeFile(info.data.path) as f:
             tr, va = split_episodes(f.n_episodes, cfg.data.val_fraction)
             x_train = f.load(key, tr)
             val = [(ep[key], ep["action"]) for ep in map(f.episode, map(int, va))]
         torch.manual_seed(0)
-        ae, _ = fit_autoencoder(x_train, steps=2000)
+        ae, _ = fit_autoencoder(x_train, steps=S.autoencoder_steps)
         z = ZScoreDetector(x_train)
         k = cfg.data.frameskip
         scorers = {
@@ -182,7 +199,7 @@ def anomaly(runs: dict[str, Path]) -> dict:
 
     results = {}
     for i, (kind, run_name) in enumerate(FAULTS.items()):
-        streams = fault_streams(kind, TEST_STREAMS, 1_000_000 * (i + 1))
+        streams = fault_streams(kind, S.test_streams, 1_000_000 * (i + 1))
         scorers, thresholds = detectors[run_name]
         results[kind] = {}
         for s, fn in scorers.items():
@@ -195,24 +212,24 @@ def anomaly(runs: dict[str, Path]) -> dict:
 
 
 # -- monitor throughput --------------------------------------------------------------------------
-def monitor_rows_per_s(run: Path) -> float:
-    from physjepa.training.checkpoint import read_run_config
+def monitor_rows_per_s(run: Path, work: Path) -> float:
+    from physjepa.runs import Run
 
-    meta = read_run_config(run)
-    names = meta["data"]["obs_names"] + meta["data"]["action_names"]
+    info = Run.open(run)
+    names = info.data.obs_names + info.data.action_names
     rows = []
-    for seed in range(200):
+    for seed in range(S.monitor_streams):
         o, a, _ = simulate("beam", {}, 5_000_000 + seed, "sensors")
         rows.append(np.concatenate([o, a], 1))
-    csv = WORK / "monitor_stream.csv"
+    csv = work / "monitor_stream.csv"
     table = np.concatenate(rows)
     with open(csv, "w") as fh:
         fh.write(",".join(names) + "\n")
         np.savetxt(fh, table, delimiter=",", fmt="%.7g")
-    return _monitor_speed(run, csv, "rows_per_s", len(table))
+    return _monitor_speed(run, csv, "rows_per_s", len(table), work)
 
 
-def monitor_frames_per_s(reuse: bool) -> tuple[float, str]:
+def monitor_frames_per_s(reuse: bool, work: Path) -> tuple[float, str]:
     """Frames per second of the monitor on 64x64 PNG frames with a conv model of the laptop
     architecture (trained 300 steps on the beam pixels: the timing does not depend on how
     well it learned)."""
@@ -220,30 +237,30 @@ def monitor_frames_per_s(reuse: bool) -> tuple[float, str]:
 
     from physjepa.data.episodes import EpisodeFile
 
-    run = WORK / "runs" / "beam-pixels"
+    run = work / "runs" / "beam-pixels"
     if not (reuse and (run / "model.safetensors").exists()):
-        physjepa("train", "--data", str(WORK / "beam.h5"), "--preset", "laptop", "--out",
-                 str(run), "--overwrite", "--quiet", "train.steps=300")  # fmt: skip
-    frames = WORK / "monitor_frames"
+        physjepa("train", "--data", str(work / "beam.h5"), "--preset", S.preset, "--out",
+                 str(run), "--overwrite", "--quiet", *S.pixel_overrides)  # fmt: skip
+    frames = work / "monitor_frames"
     shutil.rmtree(frames, ignore_errors=True)
     frames.mkdir(parents=True)
-    with EpisodeFile(WORK / "beam.h5") as f:
-        px = f.load("pixels", list(range(20)))  # 2,000 frames
-        act = f.load("action", list(range(20)))
+    with EpisodeFile(work / "beam.h5") as f:
+        px = f.load("pixels", list(range(S.pixel_episodes)))  # 2,000 frames
+        act = f.load("action", list(range(S.pixel_episodes)))
     for i, im in enumerate(px):
         Image.fromarray(im).save(frames / f"{i:06d}.png")
-    np.save(WORK / "monitor_actions.npy", act)
+    np.save(work / "monitor_actions.npy", act)
     fps = _monitor_speed(
-        run, frames, "rows_per_s", len(px), "--actions", str(WORK / "monitor_actions.npy")
+        run, frames, "rows_per_s", len(px), work, "--actions", str(work / "monitor_actions.npy")
     )
     return fps, str(run)
 
 
-def _monitor_speed(run: Path, source: Path, key: str, n: int, *extra: str) -> float:
+def _monitor_speed(run: Path, source: Path, key: str, n: int, work: Path, *extra: str) -> float:
     """Rows per second of ``physjepa monitor`` (one thread), from its own summary line, over
     the streaming part (calibration excluded)."""
     proc = physjepa("monitor", str(run), "--source", str(source), "--threads", "1",
-                    "--out", str(WORK / "alerts.jsonl"), *extra,
+                    "--out", str(work / "alerts.jsonl"), *extra,
                     capture_output=True, text=True)  # fmt: skip
     summary = json.loads(proc.stderr.strip().splitlines()[-1])
     assert summary["rows"] == n, summary
@@ -253,23 +270,29 @@ def _monitor_speed(run: Path, source: Path, key: str, n: int, *extra: str) -> fl
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reuse", action="store_true", help="reuse data and runs in the work dir")
+    add_smoke_args(ap)
     a = ap.parse_args()
+    global S
+    S = SMOKE if a.smoke else Sizes()
+    results = out_dir(a)
+    work = results / "work" / "materials" if a.smoke else WORK
     if not a.reuse:
-        shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     runs, minutes = {}, {}
     for name in DATASETS:
-        runs[name], minutes[name] = prepare(name, a.reuse)
+        runs[name], minutes[name] = prepare(name, a.reuse, work)
 
     from physjepa.fileio import sha256_file
+    from physjepa.options import ForecastOptions
     from physjepa.recipes.forecast import run_forecast
 
-    warn = run_forecast(runs["beam"], horizon=20, far=FAR)["metrics"]
+    warn = run_forecast(ForecastOptions(run=str(runs["beam"]), horizon=20, far=FAR))["metrics"]
     print("forecast", json.dumps(warn), flush=True)
     det = anomaly(runs)
-    rows_s = monitor_rows_per_s(runs["beam"])
-    frames_s, _ = monitor_frames_per_s(a.reuse)
+    rows_s = monitor_rows_per_s(runs["beam"], work)
+    frames_s, _ = monitor_frames_per_s(a.reuse, work)
 
     metrics = {
         "warning_auroc": round(warn["auroc"], 4),
@@ -291,11 +314,11 @@ def main() -> None:
     metrics["minutes_total"] = round((time.time() - t0) / 60, 1)
 
     notes = (
-        f"{EPISODES} scripted episodes x {STEPS} steps per world (seed 0), laptop preset, MLP "
+        f"{S.episodes} scripted episodes x {STEPS} steps per world (seed 0), {S.preset} preset, MLP "
         f"encoder on sensor vectors; forecast K=20 on the beam run's {warn['failures']} failing "
         f"of its held-out episodes, lead = steps from the first alarm within the 20 steps before "
         f"failure, threshold at {FAR:.0%} of non-failing steps of a calibration split of the "
-        f"training episodes (held-out rate measured: warning_false_alarm_rate); anomalies: {TEST_STREAMS} matched "
+        f"training episodes (held-out rate measured: warning_false_alarm_rate); anomalies: {S.test_streams} matched "
         f"normal/faulted streams per fault, onset in [25, 60], max score over {WINDOW} steps, "
         f"thresholds at {FAR:.0%} false alarms per step of validation episodes, false alarms per "
         f"hour at {FPS:g} steps/s; monitor on 1 thread, calibration excluded."
@@ -306,7 +329,9 @@ def main() -> None:
         "checkpoints": {n: sha256_file(r / "model.safetensors")[:12] for n, r in runs.items()},
         "train_minutes": minutes,
     }
-    write_result("materials", metrics, notes, extra)
+    if a.smoke:
+        notes = "SMOKE RUN (tiny sizes; not a result). " + notes
+    write_result("materials", metrics, notes, extra, out=results)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,12 @@ Writes benchmarks/results/scale.json with:
   beside it for contrast.
 
     python benchmarks/scale.py          # ~10 minutes on 2 CPU cores
+    python benchmarks/scale.py --smoke  # the same path at tiny sizes (debug preset), temp dir
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
@@ -24,23 +26,56 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result  # noqa: E402
+from common import add_smoke_args, out_dir, write_result  # noqa: E402
 
 WORK = Path(__file__).resolve().parent / "work" / "scale"
 PY = sys.executable
-DDP = [
-    "model.pred_dropout=0",
-    "train.steps=300",
-    "train.batch_size=64",
-    "train.log_every=10",
-    "train.eval_every=0",
-    "train.save_every=100",
-    "train.device=cpu",
-]
-RSS_STEPS = 30
+
+
+@dataclass(frozen=True)
+class Sizes:
+    preset: str = "laptop"
+    steps: int = 100  # per episode
+    episodes: tuple[int, int, int] = (100, 800, 200)  # 1x, 8x (memory), DDP
+    ddp: tuple[str, ...] = (
+        "model.pred_dropout=0",
+        "train.steps=300",
+        "train.batch_size=64",
+        "train.log_every=10",
+        "train.eval_every=0",
+        "train.save_every=100",
+        "train.device=cpu",
+    )
+    resume_steps: int = 60
+    resume_save_every: int = 10
+    kill_after_s: tuple[float, float] = (2.0, 15.0)
+    rss_steps: int = 30
+
+
+SMOKE = Sizes(
+    "debug",
+    30,
+    (4, 8, 4),
+    (
+        "model.pred_dropout=0",
+        "train.steps=10",
+        "train.batch_size=16",
+        "train.log_every=5",
+        "train.eval_every=0",
+        "train.save_every=5",
+        "train.device=cpu",
+    ),  # fmt: skip
+    40,
+    5,
+    (0.5, 2.0),
+    5,
+)
+S = Sizes()  # main() sets the sizes of this invocation
+WORK_DIR = WORK
 
 
 def sh(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -60,7 +95,7 @@ def collect(out: Path, episodes: int) -> Path:
             "--episodes",
             str(episodes),
             "--steps",
-            "100",
+            str(S.steps),
             "--seed",
             "0",
             "--workers",
@@ -85,7 +120,7 @@ def probe_r2(run: Path) -> float:
 def ddp_pair(data: Path) -> dict:
     runs = {}
     for n in (1, 2):
-        run = WORK / f"ddp{n}"
+        run = WORK_DIR / f"ddp{n}"
         shutil.rmtree(run, ignore_errors=True)
         t0 = time.time()
         sh(
@@ -100,11 +135,11 @@ def ddp_pair(data: Path) -> dict:
             "--data",
             str(data),
             "--preset",
-            "laptop",
+            S.preset,
             "--out",
             str(run),
             "--quiet",
-            *DDP,
+            *S.ddp,
             env={"OMP_NUM_THREADS": str(2 // n)},
         )
         runs[n] = (run, time.time() - t0)
@@ -123,24 +158,24 @@ def ddp_pair(data: Path) -> dict:
 
 def kill_and_resume(data: Path, seed: int = 0) -> dict:
     over = [
-        "train.steps=60",
-        "train.save_every=10",
-        "train.log_every=10",
+        f"train.steps={S.resume_steps}",
+        f"train.save_every={S.resume_save_every}",
+        f"train.log_every={S.resume_save_every}",
         "train.eval_every=0",
         "train.device=cpu",
     ]
-    ref, run = WORK / "ref", WORK / "killed"
+    ref, run = WORK_DIR / "ref", WORK_DIR / "killed"
     for r in (ref, run):
         shutil.rmtree(r, ignore_errors=True)
     base = [PY, "-m", "physjepa", "train", "--quiet"]
-    sh(*base, "--data", str(data), "--preset", "laptop", "--out", str(ref), *over)
+    sh(*base, "--data", str(data), "--preset", S.preset, "--out", str(ref), *over)
     rng = random.Random(seed)
     p = subprocess.Popen(
-        [*base, "--data", str(data), "--preset", "laptop", "--out", str(run), *over]
+        [*base, "--data", str(data), "--preset", S.preset, "--out", str(run), *over]
     )
     while not (run / "metrics.jsonl").exists():
         time.sleep(0.05)
-    delay = rng.uniform(2.0, 15.0)
+    delay = rng.uniform(*S.kill_after_s)
     time.sleep(delay)
     killed = p.poll() is None
     p.send_signal(signal.SIGKILL)
@@ -169,23 +204,23 @@ RSS_SCRIPT = """
 import resource, sys
 from physjepa.config import load_preset
 from physjepa.training.loop import train
-cfg = load_preset("laptop", sys.argv[3:])
+cfg = load_preset(sys.argv[3], sys.argv[4:])
 train(cfg, sys.argv[1], sys.argv[2], overwrite=True, progress=False)
 print("MAXRSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
 def peak_rss_mb(data: Path, max_memory_mb: float) -> float:
-    run = WORK / "rss_run"
+    run = WORK_DIR / "rss_run"
     over = [
-        f"train.steps={RSS_STEPS}",
+        f"train.steps={S.rss_steps}",
         "train.eval_every=0",
-        f"train.save_every={RSS_STEPS}",
+        f"train.save_every={S.rss_steps}",
         "train.device=cpu",
         f"data.max_memory_mb={max_memory_mb}",
     ]
     out = subprocess.run(
-        [PY, "-c", RSS_SCRIPT, str(data), str(run), *over],
+        [PY, "-c", RSS_SCRIPT, str(data), str(run), S.preset, *over],
         check=True,
         capture_output=True,
         text=True,
@@ -196,10 +231,18 @@ def peak_rss_mb(data: Path, max_memory_mb: float) -> float:
 
 
 def main() -> None:
-    WORK.mkdir(parents=True, exist_ok=True)
-    small = collect(WORK / "ball_1x.h5", 100)
-    big = collect(WORK / "ball_8x.h5", 800)
-    data = collect(WORK / "ball_ddp.h5", 200)
+    global S, WORK_DIR
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_smoke_args(ap)
+    a = ap.parse_args()
+    S = SMOKE if a.smoke else Sizes()
+    results = out_dir(a)
+    WORK_DIR = results / "work" / "scale" if a.smoke else WORK
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    n1, n8, nddp = S.episodes
+    small = collect(WORK_DIR / "ball_1x.h5", n1)
+    big = collect(WORK_DIR / "ball_8x.h5", n8)
+    data = collect(WORK_DIR / "ball_ddp.h5", nddp)
 
     metrics: dict[str, float] = {}
     metrics.update(ddp_pair(data))
@@ -209,22 +252,21 @@ def main() -> None:
     metrics["rss_8x_stream_mb"] = round(rss[("8x", 0)], 1)
     metrics["rss_growth_8x"] = round(rss[("8x", 0)] / rss[("1x", 0)], 4)
     metrics["rss_growth_8x_in_memory"] = round(rss[("8x", 4096)] / rss[("1x", 4096)], 4)
-    write_result(
-        "scale",
-        metrics,
-        notes=(
-            "ddp_*: laptop preset with model.pred_dropout=0 (dropout masks are drawn per rank), "
-            "300 steps, global batch 64, seed 0, on 200 ball-drop episodes x 100 steps; "
-            "1 process (2 threads) vs torchrun --standalone --nproc_per_node=2 (gloo, 1 thread "
-            "each); probe R² = held-out linear probe of ball_pos from physjepa eval. "
-            "resume_*: laptop preset 60 steps, checkpoint every 10, SIGKILL after a random "
-            "delay, then physjepa train --resume; compared bit for bit with an uninterrupted run. "
-            f"rss_*: peak RSS (ru_maxrss) of a fresh process training the laptop preset for "
-            f"{RSS_STEPS} steps on 100 vs 800 ball-drop episodes x 100 steps (64x64); "
-            "rss_growth_8x streams the windows (data.max_memory_mb=0), "
-            "rss_growth_8x_in_memory loads them (data.max_memory_mb=4096)."
-        ),
+    notes = (
+        "ddp_*: laptop preset with model.pred_dropout=0 (dropout masks are drawn per rank), "
+        "300 steps, global batch 64, seed 0, on 200 ball-drop episodes x 100 steps; "
+        "1 process (2 threads) vs torchrun --standalone --nproc_per_node=2 (gloo, 1 thread "
+        "each); probe R² = held-out linear probe of ball_pos from physjepa eval. "
+        "resume_*: laptop preset 60 steps, checkpoint every 10, SIGKILL after a random "
+        "delay, then physjepa train --resume; compared bit for bit with an uninterrupted run. "
+        f"rss_*: peak RSS (ru_maxrss) of a fresh process training the laptop preset for "
+        f"{S.rss_steps} steps on 100 vs 800 ball-drop episodes x 100 steps (64x64); "
+        "rss_growth_8x streams the windows (data.max_memory_mb=0), "
+        "rss_growth_8x_in_memory loads them (data.max_memory_mb=4096)."
     )
+    if a.smoke:
+        notes = f"SMOKE RUN (tiny sizes; not a result): {S}. " + notes
+    write_result("scale", metrics, notes, out=results)
 
 
 if __name__ == "__main__":

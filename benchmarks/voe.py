@@ -14,6 +14,7 @@ untrained_pairwise_mean, pixel_pairwise_mean, probe_r2_position, probe_r2_veloci
 
     python benchmarks/voe.py            # ~20 minutes on 2 CPU cores
     python benchmarks/voe.py --reuse    # reuse benchmarks/work/voe's data, run and voe.json
+    python benchmarks/voe.py --smoke    # the same path at tiny sizes (seconds), into a temp dir
 """
 
 from __future__ import annotations
@@ -24,12 +25,33 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result  # noqa: E402
+from common import add_smoke_args, out_dir, write_result  # noqa: E402
 
 WORK = Path(__file__).resolve().parent / "work" / "voe"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    episodes: int = 300
+    steps: int = 100
+    preset: str = "laptop"
+    voe_args: tuple[str, ...] = ()  # physjepa voe's defaults: 50 pairs, 5 untrained, ...
+    still_videos: int = 100
+    ablation_pairs: int = 30
+
+
+SMOKE = Sizes(
+    episodes=8,
+    steps=40,
+    preset="debug",
+    voe_args=("--pairs", "1", "--untrained", "1", "--pixel-steps", "5", "--oracle-steps", "5"),
+    still_videos=2,
+    ablation_pairs=1,
+)
 
 
 def physjepa(*args: str) -> None:
@@ -75,9 +97,9 @@ def ood_ablation(run: Path, pairs: int = 30) -> dict:
     from physjepa.metrics.surprise import latent_surprise, model_steps, pairwise_accuracy
     from physjepa.training.checkpoint import load_run
 
-    model, cfg, meta = load_run(run)
+    model, cfg, info = load_run(run)
     h, k = model.history, cfg.data.rollout
-    base = {**meta["data"]["params"], "event": None}
+    base = {**info.data.params, "event": None}
     ood = ood_params(base)
     variants = {"id": base, "ood_all": ood}
     for key in sorted(base["vary"]):
@@ -110,37 +132,43 @@ def ood_ablation(run: Path, pairs: int = 30) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
         "--reuse", action="store_true", help="reuse the data, the trained run and its voe.json"
     )
+    add_smoke_args(ap)
     a = ap.parse_args()
     from physjepa.data.voe_pairs import VOE_PARAMS
 
+    results = out_dir(a)
+    sizes = SMOKE if a.smoke else Sizes()
+    work = results / "work" / "voe" if a.smoke else WORK
     if not a.reuse:
-        shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir(parents=True, exist_ok=True)
-    data, run = WORK / "train.h5", WORK / "run"
+        shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    data, run = work / "train.h5", work / "run"
     t0 = time.time()
     if not data.exists():
         physjepa(
-            "collect", "--world", "ball-drop", "--out", str(data), "--episodes", "300",
-            "--steps", "100", "--seed", "0",
+            "collect", "--world", "ball-drop", "--out", str(data),
+            "--episodes", str(sizes.episodes), "--steps", str(sizes.steps), "--seed", "0",
             "--param", f"occluder={json.dumps(VOE_PARAMS['occluder'])}",
             "--param", f"vary={json.dumps(VOE_PARAMS['vary'])}",
         )  # fmt: skip
     if not (run / "model.safetensors").exists():
-        physjepa("train", "--preset", "laptop", "--data", str(data), "--out", str(run), "--quiet")
+        physjepa(
+            "train", "--preset", sizes.preset, "--data", str(data), "--out", str(run), "--quiet"
+        )
     t_train = time.time() - t0
     t1 = time.time()
     if not (a.reuse and (run / "voe.json").exists()):
-        physjepa("voe", str(run))
+        physjepa("voe", str(run), *sizes.voe_args)
     t_voe = time.time() - t1
 
     res = json.loads((run / "voe.json").read_text())
     cfg = json.loads((run / "config.json").read_text())
     metrics = dict(res["metrics"])
-    sanity = constant_video_ratio(run)
+    sanity = constant_video_ratio(run, sizes.still_videos)
     metrics.update(sanity)
     metrics["still_to_recorded_surprise"] = (
         sanity["still_video_surprise"] / sanity["recorded_video_surprise"]
@@ -149,15 +177,13 @@ def main() -> None:
         metrics["voe_seconds"] = round(t_voe, 1)
         metrics["collect_and_train_seconds"] = round(t_train, 1)
     else:  # keep those of the run that did it
-        old = Path(__file__).resolve().parent / "results" / "voe.json"
+        old = results / "voe.json"
         if old.exists():
             prev = json.loads(old.read_text()).get("metrics", {})
             for key in ("voe_seconds", "collect_and_train_seconds"):
                 if key in prev:
                     metrics[key] = prev[key]
-    write_result(
-        "voe",
-        metrics,
+    notes = (
         "ball-drop VoE setting (occluder; gravity, restitution, radius, friction, mass varied "
         "per episode), 300 random-policy episodes x 100 steps (seed 0), laptop preset, train "
         "seed 0, trained only on ordinary episodes. 50 pairs per property and split, 40 frames, "
@@ -168,7 +194,17 @@ def main() -> None:
         "surprise (from step 6) separating impossible from possible videos. Baselines in the same run on the same pairs: untrained (5 inits, "
         "mean; std in untrained_pairwise_std), pixel next-frame predictor, state oracle. Probes: "
         "held-out 20% of the training episodes, frames with the ball wholly in view; params "
-        "probes read 8 frames.",
+        "probes read 8 frames."
+    )
+    if a.smoke:
+        notes = (
+            f"SMOKE RUN (tiny sizes; not a result): {sizes.episodes} episodes x {sizes.steps} "
+            f"steps, {sizes.preset} preset, physjepa voe {' '.join(sizes.voe_args)}. " + notes
+        )
+    write_result(
+        "voe",
+        metrics,
+        notes,
         {
             "checkpoint_sha256": res["checkpoint_sha256"],
             "config": cfg["config"],
@@ -181,9 +217,10 @@ def main() -> None:
             "ood_ablation": {
                 "note": "30 fresh pairs per cell (seeds from 7,000,000), the run's model at the "
                 "suite's settings; one factor at a time moved to its ood range",
-                **ood_ablation(run),
+                **ood_ablation(run, sizes.ablation_pairs),
             },
         },
+        out=results,
     )  # fmt: skip
 
 
