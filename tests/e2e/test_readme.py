@@ -113,6 +113,7 @@ FRESH = {"physjepa demo --out runs/demo --data data/ball.h5"}
 SCALED: dict[str, tuple[dict, str]] = {
     # set-up (make targets: their recipes, read with `make -n`, run below)
     "ruff check .": ({}, "as written, in the checkout"),
+    "ruff format --check .": ({}, "as written, in the checkout"),
     "python -m pytest -q": (
         {"+": ["--collect-only"]},
         "collect only: the suite cannot run itself; CI runs it as its own step",
