@@ -82,7 +82,8 @@ def prepare(name: str, reuse: bool, work: Path) -> tuple[Path, float]:
         return run, float(took.read_text()) if took.exists() else float("nan")
     t0 = time.time()
     physjepa("collect", "--world", world, "--episodes", str(S.episodes), "--steps", str(STEPS),
-             "--policy", "scripted", "--seed", "0", "--out", str(data), "--overwrite", *extra)  # fmt: skip
+             "--policy", "scripted", "--seed", "0", "--out", str(data), "--overwrite",
+             *extra)  # fmt: skip
     physjepa("train", "--data", str(data), "--preset", S.preset, "--out", str(run),
              "--overwrite", "--quiet", *overrides)  # fmt: skip
     minutes = (time.time() - t0) / 60
@@ -314,11 +315,13 @@ def main() -> None:
     metrics["minutes_total"] = round((time.time() - t0) / 60, 1)
 
     notes = (
-        f"{S.episodes} scripted episodes x {STEPS} steps per world (seed 0), {S.preset} preset, MLP "
+        f"{S.episodes} scripted episodes x {STEPS} steps per world (seed 0), {S.preset} preset, "
+        "MLP "
         f"encoder on sensor vectors; forecast K=20 on the beam run's {warn['failures']} failing "
         f"of its held-out episodes, lead = steps from the first alarm within the 20 steps before "
         f"failure, threshold at {FAR:.0%} of non-failing steps of a calibration split of the "
-        f"training episodes (held-out rate measured: warning_false_alarm_rate); anomalies: {S.test_streams} matched "
+        "training episodes (held-out rate measured: warning_false_alarm_rate); anomalies: "
+        f"{S.test_streams} matched "
         f"normal/faulted streams per fault, onset in [25, 60], max score over {WINDOW} steps, "
         f"thresholds at {FAR:.0%} false alarms per step of validation episodes, false alarms per "
         f"hour at {FPS:g} steps/s; monitor on 1 thread, calibration excluded."

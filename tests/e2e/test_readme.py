@@ -129,7 +129,8 @@ SCALED: dict[str, tuple[dict, str]] = {
     ),
     # Commands
     "physjepa worlds": ({}, "as written"),
-    "physjepa collect --world ball-drop --episodes 300 --policy random --seed 0 --out data/ball.h5": (
+    "physjepa collect --world ball-drop --episodes 300 --policy random --seed 0 "
+    "--out data/ball.h5": (
         {"--episodes": "8", "--steps": "40"},
         "8 episodes x 40 steps instead of 300 x 100",
     ),
@@ -151,7 +152,8 @@ SCALED: dict[str, tuple[dict, str]] = {
         VOE_SMALL,
         "1 pair per property and split, 1 untrained init, baselines trained 5 steps",
     ),
-    "physjepa import-table log.csv --out data/log.h5 --obs g1,g2 --action u --episode run --time t": (
+    "physjepa import-table log.csv --out data/log.h5 --obs g1,g2 --action u --episode run "
+    "--time t": (
         {},
         "as written (log.csv: 2 runs x 40 rows, made by the test)",
     ),
@@ -210,7 +212,8 @@ SCALED: dict[str, tuple[dict, str]] = {
         "2 processes and the debug preset (one CPU machine)",
     ),
     "torchrun --nnodes=2 --nproc_per_node=8 --rdzv_backend=c10d --rdzv_endpoint=node0:29500 "
-    "--rdzv_id=ball42 -m physjepa train --data /shared/ball.h5 --preset gpu --out /shared/runs/big": (
+    "--rdzv_id=ball42 -m physjepa train --data /shared/ball.h5 --preset gpu "
+    "--out /shared/runs/big": (
         {
             "--nnodes": "1",
             "--nproc_per_node": "2",
@@ -544,8 +547,8 @@ class Workspace:
             script = self.path / "train.sbatch"
             script.write_text(block.text + "\n")
             subprocess.run(["bash", "-n", str(script)], check=True)
-        return [(readme, self.run_command(readme, tokens, block)) for readme, tokens in
-                [(r, t if t is not None else shlex.split(r)) for r, t in expand(block)]]  # fmt: skip
+        pairs = [(r, t if t is not None else shlex.split(r)) for r, t in expand(block)]
+        return [(readme, self.run_command(readme, tokens, block)) for readme, tokens in pairs]
 
     def run_all(self, blocks: list[Block], lanes: int = 2) -> None:
         """Run the shell blocks, ``lanes`` at a time (each command on one thread), a block
