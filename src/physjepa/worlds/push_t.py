@@ -33,7 +33,15 @@ import gymnasium as gym
 import numpy as np
 import pymunk
 
-from physjepa.worlds.base import Goal, World, WorldError, check_color, check_number, wrap
+from physjepa.worlds.base import (
+    Goal,
+    VisibleVariable,
+    World,
+    WorldError,
+    check_color,
+    check_number,
+    wrap,
+)
 from physjepa.worlds.render import Canvas
 
 TABLE = 512.0
@@ -223,6 +231,26 @@ class PushT(World):
             raise WorldError(f"block pose {block_pos!r}, {block_angle!r} is off the table or "
                              "under the pusher")  # fmt: skip
         self._set_bodies(agent, pos, angle)
+
+    def visibility_variables(self) -> dict[str, VisibleVariable]:
+        """The pusher's position (the reference), the block's position (both over the
+        512-unit table) and the block's angle (a full turn)."""
+        return {
+            "agent_pos": VisibleVariable("agent_pos", (0, 1), TABLE, reference=True),
+            "block_pos": VisibleVariable("block_pos", (0, 1), TABLE),
+            "block_angle": VisibleVariable("block_angle", (0,), 2 * math.pi),
+        }
+
+    def valid_sim_state(self, s: dict[str, Any]) -> bool:
+        """The T on the table, the pusher on it too and clear of the T."""
+        agent, pos = np.asarray(s["agent_pos"], float), np.asarray(s["block_pos"], float)
+        angle, r = float(s["block_angle"][0]), self.params["agent_radius"]
+        corners = _to_table(self._outline, pos, angle)
+        return bool(
+            np.all((corners >= 0) & (corners <= TABLE))
+            and np.all((agent >= r) & (agent <= TABLE - r))
+            and self._block_distance(agent, pos, angle) > r
+        )
 
     def goal(self) -> Goal:
         """A random block pose like reset's, clear of the pusher; the state is left untouched."""

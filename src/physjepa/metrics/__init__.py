@@ -1,0 +1,1 @@
+"""Measurements of a trained world model (surprise, probes, rollouts, visibility)."""
