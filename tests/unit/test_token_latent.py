@@ -111,9 +111,13 @@ def test_tokens_are_local_in_the_image():
 def test_sigreg_is_per_token_and_the_vector_case_is_unchanged():
     g = torch.Generator().manual_seed(0)
     z = torch.randn(64, 2, 3 * 5, generator=g)  # 3 tokens of 5
-    dirs = random_directions(5, 16, g)
+    dirs = random_directions(5, 16, g)  # dealt out: 5 per token, the 16th unused
     by_hand = torch.stack(
-        [sigreg(z[:, t, k * 5 : (k + 1) * 5], dirs) for t in range(2) for k in range(3)]
+        [
+            sigreg(z[:, t, k * 5 : (k + 1) * 5], dirs[:, k * 5 : (k + 1) * 5])
+            for t in range(2)
+            for k in range(3)
+        ]
     ).mean()
     assert torch.allclose(sigreg_over_time(z, dirs), by_hand, rtol=1e-5)
     # a collapsed token shows even when the other tokens are Gaussian
