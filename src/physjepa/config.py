@@ -108,7 +108,7 @@ class ModelConfig:
     encoder: str = "conv"
     """Observation encoder: 'conv' (pixels, default), 'vit' (pixels), 'mlp' (vectors)."""
     dim: int = 128
-    """Embedding size: one vector of this size per frame."""
+    """Embedding size: one vector of this size per frame (per token with latent='tokens')."""
     conv_widths: tuple[int, ...] = (16, 32, 64)
     """Channels of the conv encoder's stride-2 stages (after a stride-2 stem)."""
     vit_patch: int = 8

@@ -59,8 +59,9 @@ def latent_visibility(
             f"the model was trained on observations of shape {tuple(model.spec.obs_shape)}, "
             f"world {world.name!r} renders {shape}; make it with the training image size"
         )
-    rng = np.random.default_rng([_VIS_TAG, seed])
-    seeds = np.random.SeedSequence([_VIS_TAG, seed]).generate_state(starts)
+    start_seeds, move_seeds = np.random.SeedSequence([_VIS_TAG, seed]).spawn(2)
+    seeds = start_seeds.generate_state(starts)
+    rng = np.random.default_rng(move_seeds)  # directions and signs of the moves
     frames: list[np.ndarray] = []
     rows: list[dict[str, int]] = []  # per start: frame index of the start and of each move
     for s in seeds:
