@@ -1,0 +1,10 @@
+"""Held-out rollout error ratio and probe R² of runs: python evalrun.py RUN... (no viewer)."""
+
+import json
+import sys
+
+from physjepa.eval.evaluate import evaluate
+
+for run in sys.argv[1:]:
+    m = evaluate(run, viewer=False)["metrics"]
+    print(run, json.dumps({k: round(v, 3) for k, v in m.items()}))
