@@ -106,7 +106,7 @@ class ModelConfig:
     encoder: str = "conv"
     """Observation encoder: 'conv' (pixels, default), 'vit' (pixels), 'mlp' (vectors)."""
     dim: int = 128
-    """Embedding size: one vector of this size per frame."""
+    """Embedding size: one vector of this size per frame (per token with latent='tokens')."""
     conv_widths: tuple[int, ...] = (16, 32, 64)
     """Channels of the conv encoder's stride-2 stages (after a stride-2 stem)."""
     vit_patch: int = 8
@@ -127,6 +127,12 @@ class ModelConfig:
     """Predictor MLP width as a multiple of ``dim``."""
     pred_dropout: float = 0.1
     """Predictor dropout (LeWM: 0 → 78%, 0.1 → 96%, 0.5 → 67% success)."""
+    latent: str = "vector"
+    """'vector': one embedding of ``dim`` per frame. 'tokens' (conv encoder): a ``token_grid``
+    x ``token_grid`` grid of ``dim``-wide patch tokens per frame, predicted token-wise and
+    regularised per token; the latent is their concatenation, so costs sum over tokens."""
+    token_grid: int = 4
+    """Tokens per side of the grid when ``latent='tokens'`` (4 -> 16 tokens per frame)."""
 
     def __post_init__(self) -> None:
         _check(
@@ -202,6 +208,18 @@ class ModelConfig:
             "model.pred_dropout",
             self.pred_dropout,
             "a value in [0, 1)",
+        )
+        _check(
+            self.latent == "vector" or (self.latent == "tokens" and self.encoder == "conv"),
+            "model.latent",
+            self.latent,
+            "'vector', or 'tokens' with model.encoder=conv",
+        )
+        _check(
+            _is_int(self.token_grid) and 1 <= self.token_grid <= 16,
+            "model.token_grid",
+            self.token_grid,
+            "an integer in [1, 16]",
         )
 
 

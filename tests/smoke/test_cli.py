@@ -87,6 +87,7 @@ def test_train_eval_report(tmp_path, ball_file):
     assert len(ev["rollout"]["model"]) == 4  # debug preset: eval.horizon=4
     assert set(ev["probe"]["linear"]) == {"ball_pos", "ball_vel"}
     assert ev["collapse"]["dim"] == 32
+    assert ev["visibility"] is None and "lists no state variables" in ev["visibility_note"]
     assert (run / "rollout_strip.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     proc = cli("report", "runs/r", cwd=tmp_path)
@@ -337,3 +338,17 @@ def test_collect_into_a_place_that_cannot_be_written(tmp_path):
         line = assert_one_line_error(proc, "collect", *needles)
         assert "errno" not in line.lower() and "Unable to" not in line, line
     assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_eval_reports_latent_visibility_in_a_world_with_a_state(tmp_path, two_room_run):
+    run = tmp_path / "tr"
+    shutil.copytree(two_room_run, run)
+    proc = cli("eval", run, "--no-viewer", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "latent visibility" in proc.stdout
+    ev = json.loads((run / "eval.json").read_text())
+    vis = ev["visibility"]
+    assert set(vis) == {"agent_pos"} and vis["agent_pos"]["reference"]
+    assert vis["agent_pos"]["visibility"] == 1.0 and vis["agent_pos"]["starts"] == 32
+    assert vis["agent_pos"]["latent_distance"] > 0
+    assert ev["metrics"]["eval/visibility_agent_pos"] == 1.0

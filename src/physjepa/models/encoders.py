@@ -1,4 +1,4 @@
-"""Observation encoders: one embedding vector per frame.
+"""Observation encoders: one embedding vector per frame (or a grid of patch tokens).
 
 Every encoder maps a batch of single observations to features ``(N, D)``; the world model
 adds the BatchNorm projector (LeWM reports it important for stability) and handles time.
@@ -33,7 +33,8 @@ class ConvEncoder(nn.Module):
         super().__init__()
         if image_size % (4 * 2 ** (len(widths) - 1)) != 0:
             raise ValueError(
-                f"image size {image_size} must be divisible by {4 * 2 ** (len(widths) - 1)} for {len(widths)} conv stages"
+                f"image size {image_size} must be divisible by {4 * 2 ** (len(widths) - 1)} "
+                f"for {len(widths)} conv stages"
             )
         layers: list[nn.Module] = [
             nn.Conv2d(3, widths[0], 4, stride=4),
@@ -53,6 +54,36 @@ class ConvEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.net(pixels_to_float(x))  # (N, C, s, s)
         return self.head(h.flatten(1))  # (N, D)
+
+
+class ConvTokenEncoder(nn.Module):
+    """The conv encoder's feature map as a ``grid x grid`` set of patch tokens: (N, grid², dim).
+
+    Each token is a linear map of one cell of the last stage (average-pooled when the map is
+    finer than the grid), so it describes its own region of the frame: an object that the
+    action does not move still owns tokens of its own.
+    """
+
+    def __init__(
+        self, image_size: int, dim: int, widths: tuple[int, ...] = (32, 64, 128), grid: int = 4
+    ):
+        super().__init__()
+        conv = ConvEncoder(image_size, dim, widths)  # checks the image size
+        self.net = conv.net
+        side = image_size // (4 * 2 ** (len(widths) - 1))
+        if side % grid != 0:
+            raise ValueError(
+                f"the conv encoder's {side}x{side} feature map does not divide into a "
+                f"{grid}x{grid} token grid; choose model.token_grid dividing {side}"
+            )
+        self.pool, self.grid = side // grid, grid
+        self.head = nn.Linear(widths[-1], dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.net(pixels_to_float(x))  # (N, C, s, s)
+        if self.pool > 1:
+            h = F.avg_pool2d(h, self.pool)  # (N, C, grid, grid)
+        return self.head(h.flatten(2).transpose(1, 2))  # (N, grid², dim)
 
 
 class ViTEncoder(nn.Module):
@@ -127,12 +158,21 @@ class Projector(nn.Module):
         return self.fc2(F.gelu(self.bn(self.fc1(x))))
 
 
+class TokenProjector(Projector):
+    """The projector applied to every token alike: (N, K, dim) -> (N, K * dim)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, k, d = x.shape
+        return super().forward(x.reshape(n * k, d)).view(n, k * d)
+
+
 def build_encoder(kind: str, obs_shape: tuple[int, ...], dim: int, **kw) -> nn.Module:
     """Encoder ``kind`` ('conv', 'vit', 'mlp') for observations of shape ``obs_shape``."""
     if kind in ("conv", "vit"):
         if len(obs_shape) != 3 or obs_shape[-1] != 3 or obs_shape[0] != obs_shape[1]:
             raise ValueError(
-                f"encoder {kind!r} needs square (H, W, 3) pixels, got observations of shape {obs_shape}; use model.encoder=mlp for vectors"
+                f"encoder {kind!r} needs square (H, W, 3) pixels, got observations of shape "
+                f"{obs_shape}; use model.encoder=mlp for vectors"
             )
         if kind == "conv":
             return ConvEncoder(obs_shape[0], dim, kw.get("conv_widths", (16, 32, 64)))
@@ -146,7 +186,8 @@ def build_encoder(kind: str, obs_shape: tuple[int, ...], dim: int, **kw) -> nn.M
     if kind == "mlp":
         if len(obs_shape) != 1:
             raise ValueError(
-                f"encoder 'mlp' needs vector observations, got shape {obs_shape}; use model.encoder=conv for pixels"
+                f"encoder 'mlp' needs vector observations, got shape {obs_shape}; "
+                "use model.encoder=conv for pixels"
             )
         return MLPEncoder(obs_shape[0], dim, kw.get("mlp_hidden", 256))
     raise ValueError(f"unknown encoder {kind!r}; valid: conv, vit, mlp")

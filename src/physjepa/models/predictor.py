@@ -125,3 +125,122 @@ class Predictor(nn.Module):
         shift, scale = out_mod[:, -1:].chunk(2, dim=-1)
         x = x[:, -1:]  # already (B, 1, D) after the last block
         return z[:, -1] + self.out(_modulate(self.norm(x), shift, scale))[:, 0]  # (B, D)
+
+
+def _token_block(
+    blk: Block, x: torch.Tensor, mod: torch.Tensor, mask: torch.Tensor | None, last_only: bool
+) -> torch.Tensor:
+    """A :class:`Block` over frames of tokens: x (B, T, K, D), mod = ada(c) (B, T, 6D) per
+    frame -> (B, T, K, D), or the last frame only (B, 1, K, D) when ``last_only``.
+
+    The same weights and maths as ``Block.modulated``, written for a 4-D x so that the
+    per-frame modulation broadcasts over the K tokens instead of being copied to each, with
+    plain-matmul attention and an additive frame-causal ``mask (T*K, T*K)`` (on two CPU
+    cores both beat SDPA with a mask at these sizes)."""
+    b, t, k, d = x.shape
+    sh1, sc1, g1, sh2, sc2, g2 = mod[:, :, None].chunk(6, dim=-1)  # each (B, T, 1, D)
+    q, key, v = (
+        blk.qkv(_modulate(blk.norm1(x), sh1, sc1))
+        .view(b, t * k, 3, blk.heads, d // blk.heads)
+        .permute(2, 0, 3, 1, 4)
+    )  # each (B, h, T*K, D/h)
+    if last_only:  # the last frame's tokens see every key: no mask
+        q, x, t = q[:, :, -k:], x[:, -1:], 1
+        sh2, sc2, g1, g2 = sh2[:, -1:], sc2[:, -1:], g1[:, -1:], g2[:, -1:]
+    w = (q @ key.transpose(-2, -1)) * (d // blk.heads) ** -0.5  # (B, h, t*K, T*K)
+    if mask is not None and not last_only:
+        w = w + mask
+    att = F.dropout(w.softmax(dim=-1), blk.dropout, blk.training) @ v  # (B, h, t*K, D/h)
+    out = blk.proj(att.transpose(1, 2).reshape(b, t, k, d))
+    x = x + g1 * F.dropout(out, blk.dropout, blk.training)
+    return x + g2 * blk.mlp(_modulate(blk.norm2(x), sh2, sc2))
+
+
+class TokenPredictor(nn.Module):
+    """The predictor for a token latent: every frame is ``tokens`` vectors of ``dim``.
+
+    z (B, T, tokens * dim) -> (B, T, tokens * dim), the same contract as :class:`Predictor`
+    (``forward``, ``condition``, ``next_embedding``), so the world model's rollout and every
+    user of the latent are unchanged. Attention runs over all tokens of all frames, causal by
+    frame; the action conditions every token of its frame alike (AdaLN-zero and the direct
+    additive path); positions are a frame embedding plus a token embedding. The output is a
+    residual that starts at zero, per token.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        tokens: int,
+        action_dim: int,
+        max_len: int,
+        depth: int = 3,
+        heads: int = 4,
+        mlp_ratio: int = 4,
+        dropout: float = 0.1,
+    ):
+        super().__init__()
+        self.max_len, self.tokens, self.dim = max_len, tokens, dim
+        self.pos = nn.Parameter(torch.randn(1, max_len, 1, dim) * 0.02)
+        self.token_pos = nn.Parameter(torch.randn(1, 1, tokens, dim) * 0.02)
+        self.action_mlp = nn.Sequential(nn.Linear(action_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+        self.action_in = nn.Linear(action_dim, dim)
+        self.blocks = nn.ModuleList(Block(dim, heads, mlp_ratio, dropout) for _ in range(depth))
+        self.norm = nn.LayerNorm(dim, elementwise_affine=False)
+        self.ada_out = nn.Linear(dim, 2 * dim)
+        self.out = nn.Linear(dim, dim)
+        for m in (self.ada_out, self.out):
+            nn.init.zeros_(m.weight)
+            nn.init.zeros_(m.bias)
+        self._masks: dict[tuple[int, torch.device], torch.Tensor] = {}
+
+    def _mask(self, t: int, x: torch.Tensor) -> torch.Tensor:
+        """Additive frame-causal mask (T*K, T*K): 0 where a token may look, -inf elsewhere."""
+        key = (t, x.device, x.dtype)
+        if key not in self._masks:
+            frame = torch.arange(t * self.tokens, device=x.device) // self.tokens
+            allowed = frame[None, :] <= frame[:, None]
+            self._masks[key] = torch.zeros(
+                allowed.shape, dtype=x.dtype, device=x.device
+            ).masked_fill(~allowed, float("-inf"))
+        return self._masks[key]
+
+    def _tokens_in(self, z: torch.Tensor, a_in: torch.Tensor) -> torch.Tensor:
+        """z (B, T, tokens * dim), a_in (B, T, dim) -> input tokens (B, T, tokens, dim)."""
+        b, t = z.shape[:2]
+        if t > self.max_len:
+            raise ValueError(f"predictor context {t} exceeds its maximum {self.max_len}")
+        return (
+            z.view(b, t, self.tokens, self.dim)
+            + self.pos[:, :t]
+            + self.token_pos
+            + a_in[:, :, None]
+        )
+
+    def forward(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """z (B, T, tokens * dim), a (B, T, A) -> predicted next latents (B, T, tokens * dim)."""
+        b, t = z.shape[:2]
+        c = F.silu(self.action_mlp(a))  # (B, T, dim)
+        x = self._tokens_in(z, self.action_in(a))  # (B, T, tokens, dim)
+        mask = self._mask(t, x)
+        for blk in self.blocks:
+            x = _token_block(blk, x, blk.ada(c), mask, last_only=False)
+        shift, scale = self.ada_out(c)[:, :, None].chunk(2, dim=-1)  # (B, T, 1, dim)
+        return z + self.out(_modulate(self.norm(x), shift, scale)).reshape(b, t, -1)
+
+    def condition(self, a: torch.Tensor) -> list[torch.Tensor]:
+        """The action terms of every frame, computed once (see :meth:`Predictor.condition`)."""
+        c = F.silu(self.action_mlp(a))  # (B, T, dim)
+        return [self.action_in(a), *(blk.ada(c) for blk in self.blocks), self.ada_out(c)]
+
+    def next_embedding(self, z: torch.Tensor, cond: list[torch.Tensor]) -> torch.Tensor:
+        """The prediction of the frame after the last: z (B, T, tokens * dim) and
+        ``condition()`` sliced to the same T steps -> (B, tokens * dim); equal to
+        ``forward(z, a)[:, -1]`` up to rounding, in eval mode."""
+        a_in, *mods, out_mod = cond
+        x = self._tokens_in(z, a_in)  # (B, T, tokens, dim)
+        mask = self._mask(z.shape[1], x)
+        for i, blk in enumerate(self.blocks):
+            x = _token_block(blk, x, mods[i], mask, last_only=i == len(self.blocks) - 1)
+        shift, scale = out_mod[:, -1:, None].chunk(2, dim=-1)  # (B, 1, 1, dim)
+        y = self.out(_modulate(self.norm(x), shift, scale))  # (B, 1, tokens, dim)
+        return z[:, -1] + y.reshape(len(z), -1)

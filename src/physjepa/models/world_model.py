@@ -6,7 +6,9 @@ Contract (DESIGN.md):
 - ``predict(z (B, H, D), a (B, H, A)) -> z_next (B, D)``
 - ``rollout(z_hist (B, H, D), actions (B, S, T, A)) -> z (B, S, T, D)``
 
-``A`` is the action *block* size (frameskip x raw action size).
+``A`` is the action *block* size (frameskip x raw action size). With a token latent
+(``model.latent='tokens'``) ``D`` is ``tokens x dim``, the frame's patch tokens concatenated,
+so a squared L2 over ``D`` is the sum over tokens and every user of ``z`` works unchanged.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from physjepa.models.encoders import Projector, build_encoder
-from physjepa.models.predictor import Predictor
+from physjepa.models.encoders import ConvTokenEncoder, Projector, TokenProjector, build_encoder
+from physjepa.models.predictor import Predictor, TokenPredictor
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,11 @@ class ModelSpec:
 
 class WorldModel(nn.Module):
     def __init__(
-        self, encoder: nn.Module, projector: nn.Module, predictor: Predictor, spec: ModelSpec
+        self,
+        encoder: nn.Module,
+        projector: nn.Module,
+        predictor: Predictor | TokenPredictor,
+        spec: ModelSpec,
     ):
         super().__init__()
         self.encoder, self.projector, self.predictor, self.spec = (
@@ -50,13 +56,15 @@ class WorldModel(nn.Module):
         b, t = obs.shape[:2]
         if tuple(obs.shape[2:]) != tuple(self.spec.obs_shape):
             raise ValueError(
-                f"observations have shape {tuple(obs.shape[2:])}, the model expects {tuple(self.spec.obs_shape)}"
+                f"observations have shape {tuple(obs.shape[2:])}, "
+                f"the model expects {tuple(self.spec.obs_shape)}"
             )
         z = self.projector(self.encoder(obs.reshape(b * t, *obs.shape[2:])))  # (B*T, D)
         return z.view(b, t, -1)
 
     def predict_all(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        """Teacher-forced: z (B, T, D), a (B, T, A) -> prediction of z[:, t+1] at every t (B, T, D)."""
+        """Teacher-forced: z (B, T, D), a (B, T, A) -> prediction of z[:, t+1] at every t
+        (B, T, D)."""
         return self.predictor(z, a)
 
     def predict(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
@@ -71,8 +79,8 @@ class WorldModel(nn.Module):
         z_hist (B, h, D), any h >= 1 (the model uses its last ``history``); actions
         (B, S, T, A), applied after the last history frame and then after each predicted
         frame; past_actions (B, h-1, A), the actions applied after the earlier history frames
-        (zeros when unknown). Inference only: the cached path skips dropout. Returns z (B, S, T, D): z[:, :, i] is the
-        embedding predicted after actions[:, :, i].
+        (zeros when unknown). Inference only: the cached path skips dropout. Returns z
+        (B, S, T, D): z[:, :, i] is the embedding predicted after actions[:, :, i].
         """
         b, s, t, adim = actions.shape
         h = z_hist.shape[1]
@@ -101,6 +109,28 @@ class WorldModel(nn.Module):
 def build_world_model(model_cfg, spec: ModelSpec) -> WorldModel:
     """A fresh model from a :class:`physjepa.config.ModelConfig` and a :class:`ModelSpec`."""
     c = model_cfg
+    if c.latent == "tokens":
+        if len(spec.obs_shape) != 3 or spec.obs_shape[0] != spec.obs_shape[1]:
+            raise ValueError(
+                f"model.latent='tokens' needs square (H, W, 3) pixels, got {tuple(spec.obs_shape)}"
+            )
+        grid = c.token_grid
+        tok_pred = TokenPredictor(
+            c.dim,
+            grid * grid,
+            spec.action_dim,
+            spec.history,
+            c.pred_depth,
+            c.pred_heads,
+            c.pred_mlp_ratio,
+            c.pred_dropout,
+        )
+        return WorldModel(
+            ConvTokenEncoder(spec.obs_shape[0], c.dim, tuple(c.conv_widths), grid),
+            TokenProjector(c.dim, c.projector_hidden),
+            tok_pred,
+            spec,
+        )
     enc = build_encoder(
         c.encoder,
         tuple(spec.obs_shape),

@@ -98,7 +98,8 @@ def load_manifest(world_name: str, path: str | Path | None = None) -> dict[str, 
         raise WorldError(f"{p} is not a physjepa planning manifest; restore it from the package")
     if m["version"] != MANIFEST_VERSION or m["world"] != world_name:
         raise WorldError(
-            f"{p} is manifest v{m['version']} of {m['world']!r}; expected v{MANIFEST_VERSION} of {world_name!r}"
+            f"{p} is manifest v{m['version']} of {m['world']!r}; "
+            f"expected v{MANIFEST_VERSION} of {world_name!r}"
         )
     m["sha256"] = hashlib.sha256(p.read_bytes()).hexdigest()
     return m

@@ -49,6 +49,7 @@ def build_planner(
     unknown = sorted(set(settings) - set(valid))
     if unknown:
         raise PlannerError(
-            f"unknown setting {unknown[0]!r} for planner {name!r}; valid settings: {', '.join(valid)}"
+            f"unknown setting {unknown[0]!r} for planner {name!r}; "
+            f"valid settings: {', '.join(valid)}"
         )
     return PLANNERS[name](low, high, **settings)

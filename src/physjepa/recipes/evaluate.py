@@ -11,8 +11,10 @@ from physjepa.device import resolve_device
 from physjepa.heads.viewer import rollout_strip, train_decoder
 from physjepa.metrics.probe import collapse_stats, linear_probe
 from physjepa.metrics.rollout import encode_episodes, rollout_error
+from physjepa.metrics.visibility import latent_visibility
 from physjepa.options import EvalOptions
 from physjepa.runs import Run
+from physjepa.worlds import WorldError, make
 
 
 def evaluate(
@@ -60,6 +62,9 @@ def evaluate(
         "eval/effective_rank": result["collapse"]["effective_rank"],
     }
     metrics.update({f"eval/probe_r2_{k}": v for k, v in result["probe"]["linear"].items()})
+    result["visibility"], result["visibility_note"] = visibility(run, model)
+    for name, v in (result["visibility"] or {}).items():
+        metrics[f"eval/visibility_{name}"] = v["visibility"]
     result["metrics"] = metrics
     if not opts.no_viewer and obs_key == "pixels":
         dec = train_decoder(enc_train, steps=cfg.eval.viewer_steps)
@@ -68,6 +73,18 @@ def evaluate(
     result["seconds"] = round(time.time() - t0, 2)
     run.write_result("eval.json", result)
     return result
+
+
+def visibility(run: Run, model, starts: int = 32) -> tuple[dict | None, str | None]:
+    """(the latent-visibility table, None), or (None, why there is none): a run on vectors or
+    imported data, or a world that lists no variables to move, reports the probe alone."""
+    if run.data.obs_key != "pixels":
+        return None, f"the run observes {run.data.obs_key}, not frames of a simulator"
+    try:
+        world = make(run.data.world or "", image_size=run.shape.obs_shape[0], **run.data.params)
+        return latent_visibility(model, world, starts=starts), None
+    except WorldError as e:
+        return None, str(e)
 
 
 def format_table(result: dict) -> str:
@@ -82,6 +99,12 @@ def format_table(result: dict) -> str:
     lines.append(f"linear probe R² on held-out episodes ({result['probe'].get('features', '')})")
     for k, v in result["probe"]["linear"].items():
         lines.append(f"  {k:<20} {v:7.3f}")
+    if result.get("visibility"):
+        lines.append(
+            "latent visibility (latent distance of a move ÷ the reference's; 1 = as visible)"
+        )
+        for k, v in result["visibility"].items():
+            lines.append(f"  {k:<20} {v['visibility']:7.3f}")
     c = result["collapse"]
     lines.append(
         f"collapse: per-dim std min {c['std_min']:.3f} mean {c['std_mean']:.3f} max "

@@ -23,6 +23,11 @@ Worlds with a task (``has_task``) also offer what planning and its evaluation ne
 - ``goal_here() -> Goal``: the current configuration as a goal (task state + frame);
 - ``goal_distance(goal) -> float``: the task-space distance to a goal, in the units the
   world documents; ``success(goal)`` is a threshold on it.
+- ``visibility_variables() -> dict[str, VisibleVariable]``: the state variables that can be
+  moved alone through ``set_sim_state`` (the agent, each joint, each object's position and
+  angle), one of them the reference (the agent, or the controlled joint) that latent
+  visibility is measured against; ``valid_sim_state(s)`` says whether a moved state is one
+  the world could be in (nothing inside a wall or another body).
 
 A world is deterministic given its seed: ``reset(seed=s)`` followed by the same actions gives
 the same observations and states, bit for bit.
@@ -38,6 +43,20 @@ import gymnasium as gym
 import numpy as np
 
 from physjepa.errors import WorldError  # noqa: F401  (re-exported)
+
+
+@dataclass(frozen=True)
+class VisibleVariable:
+    """A state variable that can be moved alone: ``sim_state()[key][i] for i in index``.
+
+    ``span`` is its declared range in the key's units (the table width, a full turn): a
+    visibility move is a fixed fraction of it. ``reference`` marks the agent (or the
+    controlled joint): every variable's latent distance is divided by this one's."""
+
+    key: str
+    index: tuple[int, ...]
+    span: float
+    reference: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,6 +146,16 @@ class World(gym.Env):
 
     def goal_here(self) -> Goal:
         raise self._no_task("goal")
+
+    def visibility_variables(self) -> dict[str, VisibleVariable]:
+        """The variables latent visibility moves one at a time (exactly one is the reference)."""
+        raise WorldError(
+            f"world {self.name!r} lists no state variables to move; report the probe R² alone"
+        )
+
+    def valid_sim_state(self, s: dict[str, Any]) -> bool:
+        """Whether ``s`` (a moved ``sim_state()``) is a state the world could be in."""
+        return True
 
     def goal_distance(self, goal: Goal) -> float:
         raise self._no_task("goal distance")

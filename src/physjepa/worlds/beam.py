@@ -24,9 +24,9 @@ bending mode is close to critically damped, so the beam follows a slow load in a
   ``max_strain (1,)`` (largest tensile strain of an intact spring over its own strength: 1 =
   about to break), ``broken (1,)`` broken springs (notch included), ``failed (1,)`` 1.0 once
   the beam has collapsed (the tip deflects more than ``fail_deflection``: cracks have turned
-  the section into a hinge) or broken off (no intact path joins the tip to the clamp), ``fail_step (1,)`` the env step it failed at (-1
-  before), ``load (1,)`` the applied force, ``load_pos (1,)`` its x, ``flaw_x (1,)``,
-  ``flaw_depth (1,)``.
+  the section into a hinge) or broken off (no intact path joins the tip to the clamp),
+  ``fail_step (1,)`` the env step it failed at (-1 before), ``load (1,)`` the applied force,
+  ``load_pos (1,)`` its x, ``flaw_x (1,)``, ``flaw_depth (1,)``.
 - ``sensors()`` (``sensor_names``): six strain gauges (horizontal springs on the top and bottom
   surfaces at 1/8, 3/8 and 5/8 of the length; a broken gauge reads its saturation value
   ``gauge_range``), the load cell (the applied force) and the clamp's vertical reaction force,

@@ -68,7 +68,8 @@ class GymWorld(World):
             self.env = gym.make(env_id, render_mode="rgb_array", **kwargs)
         except Exception as e:  # noqa: BLE001 - gymnasium raises many kinds for a bad id
             raise WorldError(
-                f"gymnasium cannot make {env_id!r} ({type(e).__name__}: {str(e).splitlines()[0][:160]}); "
+                f"gymnasium cannot make {env_id!r} "
+                f"({type(e).__name__}: {str(e).splitlines()[0][:160]}); "
                 "check the id, or pass --gym-import for an env registered by another package"
             ) from None
         fps = (self.env.metadata or {}).get("render_fps") or World.metadata["render_fps"]
@@ -136,7 +137,8 @@ class GymWorld(World):
             frame = self.env.render()
         except gym.error.DependencyNotInstalled as e:
             raise WorldError(
-                f"{self.name} cannot render ({str(e).splitlines()[0][:120]}); pip install 'physjepa[gym]'"
+                f"{self.name} cannot render ({str(e).splitlines()[0][:120]}); "
+                "pip install 'physjepa[gym]'"
             ) from None
         if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[-1] < 3:
             raise WorldError(f"{self.name} did not render an rgb_array frame")

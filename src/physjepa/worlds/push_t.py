@@ -16,7 +16,8 @@ velocities are in table units (or radians) per step.
   ``ang_err < pi / 9``, as in DINO-WM / LeWM (``ang_err`` the wrapped angle difference).
 
 Physics is pymunk. The pusher is a heavy disc given the action's velocity at the start of each
-step (contacts may slow it, so it cannot crush the block into a wall); the block has mass 1 and table friction (pymunk has none top-down): each sub-step its speed drops by
+step (contacts may slow it, so it cannot crush the block into a wall); the block has mass 1
+and table friction (pymunk has none top-down): each sub-step its speed drops by
 ``friction`` units / step^2 and its spin by ``angular_friction`` rad / step^2, so it stops a
 step or two after the pusher leaves it. Every step runs in a fresh pymunk space built from the
 bodies whenever two shapes may touch during it (no contact cache nor collision order is carried
@@ -33,7 +34,15 @@ import gymnasium as gym
 import numpy as np
 import pymunk
 
-from physjepa.worlds.base import Goal, World, WorldError, check_color, check_number, wrap
+from physjepa.worlds.base import (
+    Goal,
+    VisibleVariable,
+    World,
+    WorldError,
+    check_color,
+    check_number,
+    wrap,
+)
 from physjepa.worlds.render import Canvas
 
 TABLE = 512.0
@@ -72,8 +81,9 @@ class PushT(World):
         self._boxes = [(0.0, (cog - 15) * s, 60 * s, 15 * s), (0.0, (cog - 75) * s, 15 * s, 45 * s)]
         self._radius = math.hypot(15 * s, (120 - cog) * s)
         (_, yb, wb, hb), (x, y, w, h) = self._boxes
-        self._outline = np.array([(-w, y - h), (w, y - h), (w, yb - hb), (wb, yb - hb), (wb, yb + hb),
-                                  (-wb, yb + hb), (-wb, yb - hb), (-w, yb - hb)])  # fmt: skip
+        self._outline = np.array([(-w, y - h), (w, y - h), (w, yb - hb), (wb, yb - hb),
+                                  (wb, yb + hb), (-wb, yb + hb), (-wb, yb - hb),
+                                  (-w, yb - hb)])  # fmt: skip
         quads = [_quad(*b) for b in self._boxes]
         self._draw_quads = [_quad(x, y + 15 * s, w, h + 15 * s), quads[0]]  # stem into the bar
         moment = sum(pymunk.moment_for_poly(m, q) for m, q in zip((4 / 7, 3 / 7), quads))
@@ -223,6 +233,26 @@ class PushT(World):
             raise WorldError(f"block pose {block_pos!r}, {block_angle!r} is off the table or "
                              "under the pusher")  # fmt: skip
         self._set_bodies(agent, pos, angle)
+
+    def visibility_variables(self) -> dict[str, VisibleVariable]:
+        """The pusher's position (the reference), the block's position (both over the
+        512-unit table) and the block's angle (a full turn)."""
+        return {
+            "agent_pos": VisibleVariable("agent_pos", (0, 1), TABLE, reference=True),
+            "block_pos": VisibleVariable("block_pos", (0, 1), TABLE),
+            "block_angle": VisibleVariable("block_angle", (0,), 2 * math.pi),
+        }
+
+    def valid_sim_state(self, s: dict[str, Any]) -> bool:
+        """The T on the table, the pusher on it too and clear of the T."""
+        agent, pos = np.asarray(s["agent_pos"], float), np.asarray(s["block_pos"], float)
+        angle, r = float(s["block_angle"][0]), self.params["agent_radius"]
+        corners = _to_table(self._outline, pos, angle)
+        return bool(
+            np.all((corners >= 0) & (corners <= TABLE))
+            and np.all((agent >= r) & (agent <= TABLE - r))
+            and self._block_distance(agent, pos, angle) > r
+        )
 
     def goal(self) -> Goal:
         """A random block pose like reset's, clear of the pusher; the state is left untouched."""

@@ -28,7 +28,15 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from physjepa.worlds.base import Goal, World, WorldError, check_color, check_number, wrap
+from physjepa.worlds.base import (
+    Goal,
+    VisibleVariable,
+    World,
+    WorldError,
+    check_color,
+    check_number,
+    wrap,
+)
 from physjepa.worlds.render import Canvas
 
 _BASE = (0.5, 0.5)
@@ -158,6 +166,15 @@ class Reacher(World):
         if not valid:
             raise WorldError("sim state must map 'joint_angle' and 'joint_vel' to 2 finite floats")
         self._angle, self._vel = angle, vel
+
+    def visibility_variables(self) -> dict[str, VisibleVariable]:
+        """The two joint angles (a full turn each). The shoulder is the reference: both joints
+        take a torque, but the shoulder carries the whole arm (the fingertip moves most per
+        radian of it), so "as visible as the shoulder" is the bar the elbow must meet."""
+        return {
+            "shoulder": VisibleVariable("joint_angle", (0,), 2 * math.pi, reference=True),
+            "elbow": VisibleVariable("joint_angle", (1,), 2 * math.pi),
+        }
 
     def set_state(
         self, joint_angle: Any, joint_vel: Any = (0.0, 0.0), fingertip: Any = None

@@ -6,9 +6,10 @@ down, so world ``(x, y)`` lands at pixel column ``x * scale`` and row ``(extent 
 (continuous coordinates; pixel ``(row j, col i)`` covers ``[i, i+1] x [j, j+1]``).
 
 Every shape is blended with its *coverage* of each pixel (exact area for rectangles, a
-one-pixel ramp on the signed distance for circles, capsules and convex polygons), so moving a shape by a fraction of a
-pixel changes pixel values continuously. That is what lets linear probes read sub-pixel
-positions back out of a learned embedding. Work is confined to each shape's bounding box.
+one-pixel ramp on the signed distance for circles, capsules and convex polygons), so moving a
+shape by a fraction of a pixel changes pixel values continuously. That is what lets linear
+probes read sub-pixel positions back out of a learned embedding. Work is confined to each
+shape's bounding box.
 """
 
 from __future__ import annotations

@@ -27,7 +27,14 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from physjepa.worlds.base import Goal, World, WorldError, check_color, check_number
+from physjepa.worlds.base import (
+    Goal,
+    VisibleVariable,
+    World,
+    WorldError,
+    check_color,
+    check_number,
+)
 from physjepa.worlds.render import Canvas
 
 _FAR = 10.0  # "infinity" for the boxes that stand for the outer walls
@@ -172,6 +179,15 @@ class TwoRoom(World):
         if missing:
             raise WorldError(f"sim state lacks {sorted(missing)}; it needs agent_pos, agent_vel")
         self.set_state(s["agent_pos"], s["agent_vel"])
+
+    def visibility_variables(self) -> dict[str, VisibleVariable]:
+        """The agent's position (the arena is 1 unit wide); it is the reference."""
+        return {"agent_pos": VisibleVariable("agent_pos", (0, 1), 1.0, reference=True)}
+
+    def valid_sim_state(self, s: dict[str, Any]) -> bool:
+        """The agent must be at a free position (not in a wall, inside the arena)."""
+        pos = np.asarray(s["agent_pos"], np.float64).reshape(-1)
+        return pos.shape == (2,) and bool(self._is_free(pos))
 
     def scripted_action(self, rng: np.random.Generator) -> np.ndarray:
         """Full speed towards a waypoint, plus Gaussian noise. A third of the waypoints are

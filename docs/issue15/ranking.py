@@ -1,0 +1,77 @@
+"""Does the model rank candidate pushes like the simulator does? ranking.py RUN...
+
+For each of the first 20 push-t manifest episodes: 48 candidate action sequences of 25 raw
+steps (5 blocks), each the scripted policy with its own seed (so most of them push the block),
+played in the simulator from the start state. Spearman correlation, over the candidates,
+between the true final goal_distance and (a) the latent cost of the *true* final frame
+(encoder only) and (b) the latent cost of the model's *predicted* final latent (rollout from
+the start frame, as the planner does at an episode's first step); and (c) between the
+true final frame's latent cost and the pusher's distance to where it stood in the goal
+frame (which the task distance ignores). Medians over episodes.
+"""
+
+import sys
+
+import numpy as np
+import torch
+
+from physjepa.planning.manifest import load_manifest
+from physjepa.training.checkpoint import load_run
+from physjepa.worlds import make
+
+FS, BLOCKS, CANDIDATES = 5, 5, 48
+
+
+def spearman(a, b):
+    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    return np.corrcoef(ra, rb)[0, 1]
+
+
+m = load_manifest("push-t")
+world = make("push-t", image_size=m["image_size"], **m["params"])
+world.reset(seed=0)
+episodes = []
+for e in m["episodes"][:20]:
+    world.set_sim_state(e["goal"])
+    goal = world.goal_here()
+    world.set_sim_state(e["start"])
+    start_obs = world.render()
+    acts, finals, dists, pushers = [], [], [], []
+    for c in range(CANDIDATES):
+        world.set_sim_state(e["start"])
+        world._plan = None  # the scripted policy's private push plan starts afresh
+        rng = np.random.default_rng([e["index"], c])
+        seq = [world.scripted_action(rng) for _ in range(FS * BLOCKS)]
+        for a in seq:
+            world.advance(a)
+        acts.append(np.concatenate(seq).reshape(BLOCKS, FS * 2))
+        finals.append(world.render())
+        dists.append(world.goal_distance(goal))
+        pushers.append(
+            np.hypot(*np.subtract(world.sim_state()["agent_pos"], e["goal"]["agent_pos"]))
+        )
+    episodes.append(
+        (goal.obs, start_obs, np.stack(acts), np.stack(finals), np.array(dists), np.array(pushers))
+    )
+
+for run in sys.argv[1:]:
+    model, _, _ = load_run(run)
+    enc, pred, push = [], [], []
+    with torch.no_grad():
+        for goal_obs, start_obs, acts, finals, dists, pushers in episodes:
+            if np.ptp(dists) < 1e-6:
+                continue
+            z_goal = model.encode(torch.as_tensor(goal_obs)[None, None])[0, 0]
+            z0 = model.encode(torch.as_tensor(start_obs)[None, None])[:, :1]  # (1, 1, D)
+            z_true = model.encode(torch.as_tensor(finals)[:, None])[:, 0]
+            z_pred = model.rollout(z0, torch.as_tensor(acts, dtype=torch.float32)[None])[0, :, -1]
+            enc.append(spearman((z_true - z_goal).pow(2).sum(-1).numpy(), dists))
+            push.append(spearman((z_true - z_goal).pow(2).sum(-1).numpy(), pushers))
+            pred.append(spearman((z_pred - z_goal).pow(2).sum(-1).numpy(), dists))
+    print(
+        run,
+        f"spearman with the true final distance, median over {len(enc)} episodes: "
+        f"encoder (true final frame) {np.median(enc):.2f}, "
+        f"predictor (rollout) {np.median(pred):.2f}; "
+        f"true frame's cost with the pusher's distance to its goal place {np.median(push):.2f}",
+    )
