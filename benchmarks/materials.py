@@ -69,7 +69,17 @@ DATASETS = {  # name: (world, collect args, train overrides)
 }
 
 
-def physjepa(*args: str, **kw) -> subprocess.CompletedProcess:
+def physjepa(*args: str) -> None:
+    """A ``physjepa`` command, run in this process (the CLI's own code path, without paying
+    a torch import per command)."""
+    from physjepa.cli import main as cli
+
+    if cli(list(args)) != 0:
+        raise SystemExit(f"physjepa {' '.join(args)} failed")
+
+
+def physjepa_process(*args: str, **kw) -> subprocess.CompletedProcess:
+    """A ``physjepa`` command in a process of its own (what a user's monitor is)."""
     return subprocess.run([sys.executable, "-m", "physjepa", *args], check=True, **kw)
 
 
@@ -260,7 +270,7 @@ def monitor_frames_per_s(reuse: bool, work: Path) -> tuple[float, str]:
 def _monitor_speed(run: Path, source: Path, key: str, n: int, work: Path, *extra: str) -> float:
     """Rows per second of ``physjepa monitor`` (one thread), from its own summary line, over
     the streaming part (calibration excluded)."""
-    proc = physjepa("monitor", str(run), "--source", str(source), "--threads", "1",
+    proc = physjepa_process("monitor", str(run), "--source", str(source), "--threads", "1",
                     "--out", str(work / "alerts.jsonl"), *extra,
                     capture_output=True, text=True)  # fmt: skip
     summary = json.loads(proc.stderr.strip().splitlines()[-1])

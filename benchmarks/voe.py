@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -55,7 +54,11 @@ SMOKE = Sizes(
 
 
 def physjepa(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "physjepa", *args], check=True)
+    """A ``physjepa`` command, run in this process (the CLI's own code path)."""
+    from physjepa.cli import main as cli
+
+    if cli(list(args)) != 0:
+        raise SystemExit(f"physjepa {' '.join(args)} failed")
 
 
 def constant_video_ratio(run: Path, videos: int = 100) -> dict:
