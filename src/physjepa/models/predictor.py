@@ -68,6 +68,20 @@ class Block(nn.Module):
         return x + g2 * self.mlp(_modulate(self.norm2(x), sh2, sc2))
 
 
+def _add_layers(
+    m: nn.Module, dim: int, action_dim: int, depth: int, heads: int, mlp_ratio: int, dropout: float
+) -> None:
+    """The layers both predictors share, created in one order (it fixes their initial weights):
+    the action MLP for AdaLN, a direct additive path for the action, the blocks, the output
+    norm, its AdaLN and the output projection."""
+    m.action_mlp = nn.Sequential(nn.Linear(action_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+    m.action_in = nn.Linear(action_dim, dim)
+    m.blocks = nn.ModuleList(Block(dim, heads, mlp_ratio, dropout) for _ in range(depth))
+    m.norm = nn.LayerNorm(dim, elementwise_affine=False)
+    m.ada_out = nn.Linear(dim, 2 * dim)
+    m.out = nn.Linear(dim, dim)
+
+
 class Predictor(nn.Module):
     def __init__(
         self,
@@ -82,12 +96,7 @@ class Predictor(nn.Module):
         super().__init__()
         self.max_len = max_len
         self.pos = nn.Parameter(torch.randn(1, max_len, dim) * 0.02)
-        self.action_mlp = nn.Sequential(nn.Linear(action_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
-        self.action_in = nn.Linear(action_dim, dim)  # a direct additive path for the action
-        self.blocks = nn.ModuleList(Block(dim, heads, mlp_ratio, dropout) for _ in range(depth))
-        self.norm = nn.LayerNorm(dim, elementwise_affine=False)
-        self.ada_out = nn.Linear(dim, 2 * dim)
-        self.out = nn.Linear(dim, dim)
+        _add_layers(self, dim, action_dim, depth, heads, mlp_ratio, dropout)
         for m in (self.ada_out, self.out):
             nn.init.zeros_(m.weight)
             nn.init.zeros_(m.bias)
@@ -182,12 +191,7 @@ class TokenPredictor(nn.Module):
         self.max_len, self.tokens, self.dim = max_len, tokens, dim
         self.pos = nn.Parameter(torch.randn(1, max_len, 1, dim) * 0.02)
         self.token_pos = nn.Parameter(torch.randn(1, 1, tokens, dim) * 0.02)
-        self.action_mlp = nn.Sequential(nn.Linear(action_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
-        self.action_in = nn.Linear(action_dim, dim)
-        self.blocks = nn.ModuleList(Block(dim, heads, mlp_ratio, dropout) for _ in range(depth))
-        self.norm = nn.LayerNorm(dim, elementwise_affine=False)
-        self.ada_out = nn.Linear(dim, 2 * dim)
-        self.out = nn.Linear(dim, dim)
+        _add_layers(self, dim, action_dim, depth, heads, mlp_ratio, dropout)
         for m in (self.ada_out, self.out):
             nn.init.zeros_(m.weight)
             nn.init.zeros_(m.bias)
