@@ -124,10 +124,6 @@ def flag_of(f: Any) -> str:
     return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
 def _type_ok(v: Any, hint: Any) -> bool:
     args = typing.get_args(hint)
     if type(None) in args:
@@ -150,7 +146,7 @@ def _type_ok(v: Any, hint: Any) -> bool:
 def check(opts: Any) -> None:
     """Apply every field's type and rule; the first bad value is one :class:`UserError`
     naming the flag, the value and what is expected."""
-    hints = _hints(type(opts))
+    hints = typing.get_type_hints(type(opts))
     for f in fields(opts):
         v = getattr(opts, f.name)
         name = f.name if f.metadata.get("positional") else flag_of(f)
@@ -182,7 +178,7 @@ def _from_cli(v: Any) -> Any:
 
 def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     """argparse flags for every field of the options dataclass ``cls``."""
-    hints = _hints(cls)
+    hints = typing.get_type_hints(cls)
     for f in fields(cls):
         hint, meta = hints[f.name], f.metadata
         has_default = f.default is not MISSING or f.default_factory is not MISSING
@@ -442,6 +438,7 @@ class CompareOptions(Options):
             raise UserError("compare needs at least two run directories")
 
 
+#: The VoE properties, in table order (the generator, data/voe_pairs.py, uses this tuple).
 VOE_PROPERTIES = (
     "permanence", "continuity", "shape", "solidity", "gravity", "inertia", "collision", "colour",
 )  # fmt: skip

@@ -44,19 +44,11 @@ from typing import Any
 import numpy as np
 
 from physjepa.data.episodes import DataError, EpisodeFile, EpisodeWriter
+from physjepa.options import VOE_PROPERTIES
 from physjepa.worlds import WorldError, make
 from physjepa.worlds.ball_drop import _LIMITS
 
-PROPERTIES = (
-    "permanence",
-    "continuity",
-    "shape",
-    "solidity",
-    "gravity",
-    "inertia",
-    "collision",
-    "colour",
-)
+PROPERTIES = VOE_PROPERTIES  # one home (options.py, where the CLI validates --properties)
 MECHANICAL = PROPERTIES[:-1]
 #: Properties whose violation moves the ball off its path (the others change the drawing).
 MOVES = ("continuity", "solidity", "gravity", "inertia", "collision")

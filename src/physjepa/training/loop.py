@@ -18,7 +18,7 @@ from physjepa import __version__
 from physjepa.config import Config, ConfigError, replace
 from physjepa.data.episodes import VECTOR_OBS, EpisodeFile, split_episodes
 from physjepa.data.windows import WindowDataset
-from physjepa.device import resolve_device  # noqa: F401  (re-exported)
+from physjepa.device import resolve_device
 from physjepa.errors import TrainError  # noqa: F401  (re-exported)
 from physjepa.fileio import atomic_write_text
 from physjepa.models.losses import compute_loss, prediction_loss, random_directions
