@@ -54,6 +54,8 @@ def collect(o: O.CollectOptions) -> None:
     params = O.params(o.param)
     if o.gym_import:
         params["gym_import"] = o.gym_import  # recorded with the data: plan imports it too
+    if o.frame:
+        params["frame"] = o.frame
     with tqdm(total=o.episodes, unit="ep", desc=f"collect {o.world}") as bar:
         path = collect_episodes(
             world=o.world,
@@ -232,6 +234,12 @@ def plan(o: O.PlanOptions) -> None:
         print(
             f"{name:>7}: success {r['success_rate']:6.1%}  "
             f"final distance {r['final_distance_mean']:.4f}  {ms_txt}"
+        )
+    if res.get("discriminating") is False:
+        print(
+            f"warning: random actions succeed in {res['results']['random']['success_rate']:.0%} "
+            "of episodes, so this task does not tell a good model from none; make success "
+            "stricter (--param success_radius=..., success_dims=... for gym worlds)"
         )
     print(f"wrote {Path(o.run) / 'plan.json'}")
 

@@ -265,12 +265,22 @@ class CollectOptions(Options):
         "with --world gym:<id>: import this module first (where a third-party env registers)",
         metavar="MODULE",
     )
+    frame: str | None = opt(
+        None,
+        "with --world gym:<id>: 'pad' keeps the whole render, letterboxed to a square (the "
+        "default), 'crop' its centre square; recorded with the data",
+        one_of("pad", "crop"),
+    )
     overwrite: bool = opt(False, "replace an existing file")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.gym_import and not self.world.startswith("gym:"):
             raise UserError("--gym-import applies to --world gym:<env id>")
+        if self.frame and not self.world.startswith("gym:"):
+            raise UserError(
+                "--frame applies to --world gym:<env id> (the built-in worlds render square)"
+            )
 
 
 @dataclass(frozen=True)
@@ -406,7 +416,20 @@ class PlanOptions(Options):
         comma_list_of("oracle", "random"),
     )
     gifs: int = opt(3, "episodes saved as GIFs for the report", at_least(0))
-    world: str | None = opt(None, "check the run was trained on this world")
+    world: str | None = opt(
+        None,
+        "the run's world (checked), or gym:<env id> to plan a model trained on imported data "
+        "in that env (its frames, actions and fps must match the data's)",
+    )
+    param: tuple[str, ...] = opt(
+        (), "world param, e.g. success_radius=0.05 (JSON values; repeat the flag)", name_value,
+        metavar="NAME=VALUE",
+    )  # fmt: skip
+    gym_import: str | None = opt(
+        None,
+        "with a gym:<id> world: import this module first (where a third-party env registers)",
+        metavar="MODULE",
+    )
     device: str = opt("cpu", DEVICE_HELP, device)
     compile: bool = opt(
         False,

@@ -96,6 +96,8 @@ def collect(
         "seed": seed,
         "state_spec_json": json.dumps(probe.state_spec()),
     }
+    if probe.provenance():
+        attrs["provenance_json"] = json.dumps(probe.provenance())
     if probe.sensor_names:
         attrs["sensor_names_json"] = json.dumps(list(probe.sensor_names))
     seeds = np.random.SeedSequence(seed).spawn(episodes)

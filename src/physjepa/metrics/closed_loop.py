@@ -70,6 +70,10 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+#: Random actions succeeding in at least this share of episodes: the task does not discriminate.
+NON_DISCRIMINATING = 0.5
+
+
 def evaluate_planning(
     model,
     world_name: str,
@@ -177,8 +181,11 @@ def evaluate_planning(
         "objective": objective,
         "frameskip": frameskip,
         "world_params": world.params,
+        "success": world.success_rule(),
         "results": rows,
     }
+    if "random" in rows:  # a task random actions solve says nothing about a model
+        payload["discriminating"] = rows["random"]["success_rate"] < NON_DISCRIMINATING
     if "oracle" in rows:
         rows["oracle"]["planner"] = oracle_planner
     return payload, recorded
@@ -187,7 +194,7 @@ def evaluate_planning(
 def _check_same_world(world: World, trained: dict[str, Any]) -> None:
     """The run's world params must match the manifest's (scripted-policy knobs aside)."""
     ref = make(world.name, image_size=world.image_size, **trained).params if trained else {}
-    skip = set(world.policy_params)
+    skip = set(world.policy_params) | set(world.task_params)
     diff = sorted(k for k in ref if k not in skip and ref[k] != world.params.get(k))
     if diff:
         shown = ", ".join(f"{k}={ref[k]!r} (manifest: {world.params.get(k)!r})" for k in diff[:3])

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from physjepa.worlds import WorldError, make
+from physjepa.worlds.gym_adapter import state_std
 
 MANIFEST_FORMAT = "physjepa-plan-manifest"
 MANIFEST_VERSION = 1
@@ -39,6 +40,12 @@ def build_manifest(
     world = make(world_name, image_size=image_size, **(params or {}))
     if not world.has_task:
         raise WorldError(f"world {world_name!r} has no task to plan for")
+    if world.params.get("state_std", False) is None and world.sensor_names:
+        # a gym env's success radius is relative to the states' spread: without the data's,
+        # the spread of the states the manifest's own kind of rollouts visit
+        spread_seeds = np.random.SeedSequence([_PLAN_TAG, seed, 1])
+        spread = _rollout_std(world, spread_seeds, warmup + goal_steps)
+        world = make(world_name, image_size=image_size, **{**world.params, "state_std": spread})
     ss = np.random.SeedSequence([_PLAN_TAG, seed])
     out, tried = [], 0
     while len(out) < episodes:
@@ -58,7 +65,12 @@ def build_manifest(
         if not world.success(goal):
             out.append({"index": len(out), "start": start, "goal": goal_state})
         if tried > 20 * episodes:
-            raise WorldError(f"{world_name}: scripted goals are almost always already reached")
+            raise WorldError(
+                f"{world_name}: the goals {goal_steps} scripted steps away are almost always "
+                "already reached at the start; make success stricter, e.g. --param "
+                f"success_radius=<below {world.params.get('success_radius', '?')}> (gym "
+                "worlds), or --param success_fn=module:function"
+            )
     return {
         "format": MANIFEST_FORMAT,
         "version": MANIFEST_VERSION,
@@ -71,6 +83,20 @@ def build_manifest(
         "budget": budget,
         "episodes": out,
     }
+
+
+def _rollout_std(world, ss: np.random.SeedSequence, steps: int, episodes: int = 20) -> list:
+    """Per-dimension spread of the states ``episodes`` scripted rollouts visit."""
+    states = []
+    for child in ss.spawn(episodes):
+        reset_seed, policy_seed = child.generate_state(2)
+        rng = np.random.default_rng(int(policy_seed))
+        world.reset(seed=int(reset_seed))
+        states.append(world.state_vector())
+        for _ in range(steps):
+            world.advance(world.scripted_action(rng))
+            states.append(world.state_vector())
+    return state_std(np.stack(states))
 
 
 def manifest_path(world_name: str) -> Path:

@@ -72,7 +72,7 @@ class WorldModelPolicy(BlockPolicy):
                 f"an observation of shape {tuple(np.shape(obs))} does not match the model, which "
                 f"was trained on {shape}; render the world at the training image size"
             )
-        x = torch.as_tensor(np.ascontiguousarray(obs), device=self.device)[None, None]
+        x = torch.as_tensor(np.array(obs), device=self.device)[None, None]  # a writable copy
         return self.model.encode(x)[0, 0]
 
     def observe(self, obs: np.ndarray) -> None:

@@ -258,6 +258,14 @@ def _planning(run_dir: Path) -> str:
         "goal.</p>"
     )
     table = _table(["policy", "success", "final distance", "ms / plan"], rows, 3)
+    if plan.get("discriminating") is False:
+        table = (
+            _msg(
+                "Not discriminating: random actions succeed in at least half of the episodes, "
+                "so this success rate says little about the model. Make success stricter."
+            )
+            + table
+        )
     gifs = []
     for name in plan.get("gifs") or []:
         p = run_dir / Path(str(name)).name  # never outside the run directory

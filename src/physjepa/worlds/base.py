@@ -79,6 +79,8 @@ class World(gym.Env):
     has_task: ClassVar[bool] = False
     #: Params that only shape the scripted policy, not the physics or the pixels.
     policy_params: ClassVar[tuple[str, ...]] = ()
+    #: Params that only say what counts as success (a radius, a rule), not the physics.
+    task_params: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, render_mode: str = "rgb_array", image_size: int = 64, **params: Any):
         if render_mode != "rgb_array":
@@ -109,6 +111,10 @@ class World(gym.Env):
     def sensors(self) -> np.ndarray:
         """One float32 reading per channel of ``sensor_names``: what instruments would record."""
         raise WorldError(f"world {self.name!r} has no sensors")
+
+    def provenance(self) -> dict[str, Any]:
+        """How the frames were made beyond the params (a GL backend...), for the data file."""
+        return {}
 
     # -- shared helpers ---------------------------------------------------------------------
     def state_spec(self) -> list[tuple[str, tuple[int, ...]]]:
@@ -162,6 +168,10 @@ class World(gym.Env):
 
     def success(self, goal: Goal) -> bool:
         raise WorldError(f"world {self.name!r} has no task, so success is undefined")
+
+    def success_rule(self) -> dict[str, Any]:
+        """What decides ``success(goal)``, with its settings (plan.json records it)."""
+        return {"rule": "world", "doc": f"the {self.name} world's own threshold (its docstring)"}
 
 
 def wrap(angle: float) -> float:

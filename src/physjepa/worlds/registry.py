@@ -24,6 +24,10 @@ def names() -> list[str]:
 
 
 def world_class(name: str) -> type[World]:
+    if isinstance(name, str) and name.startswith("gym:"):
+        from physjepa.worlds.gym_adapter import GymWorld
+
+        return GymWorld
     if name not in _REGISTRY:
         raise WorldError(f"unknown world {name!r}; known worlds: {', '.join(names())}")
     module, cls = _REGISTRY[name].split(":")

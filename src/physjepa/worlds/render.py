@@ -131,19 +131,32 @@ class Canvas:
         patch += alpha[:, :, None] * (np.asarray(color, np.float32) - patch)
 
 
-def square_resize(img, size: int) -> np.ndarray:
-    """A frame (``(H, W, >=3)`` uint8 array or PIL image) centre-cropped to a square and
-    resized (bilinear) to ``(size, size, 3)`` uint8: how imported videos and Gymnasium
-    renders become model frames."""
+def square_resize(img, size: int, frame: str = "crop") -> np.ndarray:
+    """A frame (``(H, W, >=3)`` uint8 array or PIL image) made square and resized (bilinear)
+    to ``(size, size, 3)`` uint8: how imported videos and Gymnasium renders become model
+    frames. ``frame="crop"`` keeps the centre square; ``"pad"`` keeps the whole frame,
+    letterboxed with the colour of its border pixels (so a scene's own background fills the
+    bars)."""
     from PIL import Image
 
+    if frame not in ("crop", "pad"):
+        raise ValueError(f"frame={frame!r} must be 'crop' or 'pad'")
     if isinstance(img, np.ndarray):
         img = Image.fromarray(np.ascontiguousarray(img[..., :3]).astype(np.uint8))
     img = img.convert("RGB")
     w, h = img.size
-    s = min(w, h)
-    left, top = (w - s) // 2, (h - s) // 2
-    img = img.crop((left, top, left + s, top + s))
-    if s != size:
+    if frame == "crop":
+        s = min(w, h)
+        left, top = (w - s) // 2, (h - s) // 2
+        img = img.crop((left, top, left + s, top + s))
+    elif w != h:
+        s = max(w, h)
+        a = np.asarray(img, np.uint8)
+        border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+        fill = tuple(int(c) for c in np.median(border, axis=0))
+        canvas = Image.new("RGB", (s, s), fill)
+        canvas.paste(img, ((s - w) // 2, (s - h) // 2))
+        img = canvas
+    if img.size != (size, size):
         img = img.resize((size, size), Image.Resampling.BILINEAR)
     return np.asarray(img, np.uint8)

@@ -163,10 +163,16 @@ class TwoRoom(World):
 
     def set_state(self, agent_pos: Any, agent_vel: Any = (0.0, 0.0)) -> None:
         """Put the agent at ``agent_pos (2,)``, which must be free (not in a wall)."""
-        pos = np.asarray(agent_pos, np.float64).reshape(-1)
-        if pos.shape != (2,) or not self._is_free(pos):
+        try:
+            pos = np.asarray(agent_pos, np.float64).reshape(-1)
+            vel = np.asarray(agent_vel, np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            pos = vel = np.zeros(0)
+        if pos.shape != (2,) or not np.all(np.isfinite(pos)) or not self._is_free(pos):
             raise WorldError(f"agent_pos={agent_pos!r} is not a free position in the arena")
-        self._pos, self._vel = pos.copy(), np.asarray(agent_vel, np.float64).reshape(2).copy()
+        if vel.shape != (2,) or not np.all(np.isfinite(vel)):
+            raise WorldError(f"agent_vel={agent_vel!r} must be 2 finite numbers")
+        self._pos, self._vel = pos.copy(), vel.copy()
 
     def sim_state(self) -> dict[str, list[float]]:
         """The full restorable state: ``agent_pos`` and ``agent_vel`` as plain floats."""
