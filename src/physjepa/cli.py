@@ -289,6 +289,8 @@ def monitor(o: O.MonitorOptions) -> None:
         "calibration_steps": cal.steps,
         "rows_per_s": round(stats.rows_per_s, 1),
     }
+    if o.save:
+        summary["wrote"] = str(Path(o.run) / "monitor.json")
     print(json.dumps(summary), file=sys.stderr)
 
 
@@ -406,7 +408,7 @@ COMMANDS: dict[str, Command] = {
         O.MonitorOptions,
         monitor,
         "streaming surprise over a CSV / stdin / frame directory / episode file; "
-        "one JSON line per alert",
+        "one JSON line per alert (--save: also RUN/monitor.json, for the report)",
     ),
     "plan": Command(
         O.PlanOptions,

@@ -380,6 +380,11 @@ class MonitorOptions(Options):
     )
     cooldown: int = opt(10, "steps between repeated alerts", at_least(1))
     out: str | None = opt(None, "append alerts to this JSONL file (default: stdout)")
+    save: bool = opt(
+        False,
+        "when the stream ends, also write RUN/monitor.json (the alerts and the surprise "
+        "trace, bounded in size) for 'physjepa report'",
+    )
     threads: int = opt(1, "CPU threads (1: one core)", at_least(1))
     columns: bool = opt(False, "print the CSV columns the run expects and exit")
     device: str = opt("cpu", DEVICE_HELP, device)
