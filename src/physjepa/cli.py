@@ -256,7 +256,7 @@ def monitor(o: O.MonitorOptions) -> None:
         from physjepa.runs import Run
 
         names, actions = run_channels(Run.open(o.run))
-        print(",".join((names or ["(frames: a directory of .png/.npy)"]) + actions))
+        print(",".join((names or ["(frames: a directory of .png/.npy, or a video)"]) + actions))
         return
     import torch
 
@@ -407,7 +407,7 @@ COMMANDS: dict[str, Command] = {
     "monitor": Command(
         O.MonitorOptions,
         monitor,
-        "streaming surprise over a CSV / stdin / frame directory / episode file; "
+        "streaming surprise over a CSV / stdin / frame directory / video / episode file; "
         "one JSON line per alert (--save: also RUN/monitor.json, for the report)",
     ),
     "plan": Command(

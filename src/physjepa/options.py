@@ -364,7 +364,9 @@ class ForecastOptions(Options):
 class MonitorOptions(Options):
     run: str = opt(help="run directory", rule=run_dir, positional=True)
     source: str | None = opt(
-        None, "CSV file, '-' for stdin, a directory of frames, or an .h5 episode file"
+        None,
+        "CSV file, '-' for stdin, a directory of frames, a video (.mp4 ...), or an .h5 "
+        "episode file",
     )
     far: float = opt(0.01, "false alarms per step on normal data", rate)
     threshold: float | None = opt(None, "alarm threshold (skips calibration's choice)", finite)
@@ -372,7 +374,7 @@ class MonitorOptions(Options):
         None, "episode file of normal data (default: the run's validation episodes)", data_file
     )
     actions: str | None = opt(
-        None, "actions for a frame directory (.csv or .npy, one row per frame)"
+        None, "actions for a frame directory or a video (.csv or .npy, one row per frame)"
     )
     follow: bool = opt(False, "keep reading a growing CSV file")
     idle_exit: float | None = opt(

@@ -151,7 +151,8 @@ def monitor(
     ``opts.save``, write ``monitor.json`` into the run when the stream ends."""
     if opts.source is None:
         raise UserError(
-            "--source is required: a CSV file, '-' for stdin, a frame directory or an .h5 file"
+            "--source is required: a CSV file, '-' for stdin, a frame directory, a video or "
+            "an .h5 file"
         )
     t0 = time.perf_counter()
     device = device or resolve_device(opts.device, "--device")
