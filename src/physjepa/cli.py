@@ -264,7 +264,7 @@ def monitor(o: O.MonitorOptions) -> None:
         from physjepa.runs import Run
 
         names, actions = run_channels(Run.open(o.run))
-        print(",".join((names or ["(frames: a directory of .png/.npy)"]) + actions))
+        print(",".join((names or ["(frames: a directory of .png/.npy, or a video)"]) + actions))
         return
     import torch
 
@@ -297,6 +297,8 @@ def monitor(o: O.MonitorOptions) -> None:
         "calibration_steps": cal.steps,
         "rows_per_s": round(stats.rows_per_s, 1),
     }
+    if o.save:
+        summary["wrote"] = str(Path(o.run) / "monitor.json")
     print(json.dumps(summary), file=sys.stderr)
 
 
@@ -413,8 +415,8 @@ COMMANDS: dict[str, Command] = {
     "monitor": Command(
         O.MonitorOptions,
         monitor,
-        "streaming surprise over a CSV / stdin / frame directory / episode file; "
-        "one JSON line per alert",
+        "streaming surprise over a CSV / stdin / frame directory / video / episode file; "
+        "one JSON line per alert (--save: also RUN/monitor.json, for the report)",
     ),
     "plan": Command(
         O.PlanOptions,

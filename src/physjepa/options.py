@@ -374,7 +374,9 @@ class ForecastOptions(Options):
 class MonitorOptions(Options):
     run: str = opt(help="run directory", rule=run_dir, positional=True)
     source: str | None = opt(
-        None, "CSV file, '-' for stdin, a directory of frames, or an .h5 episode file"
+        None,
+        "CSV file, '-' for stdin, a directory of frames, a video (.mp4 ...), or an .h5 "
+        "episode file",
     )
     far: float = opt(0.01, "false alarms per step on normal data", rate)
     threshold: float | None = opt(None, "alarm threshold (skips calibration's choice)", finite)
@@ -382,7 +384,7 @@ class MonitorOptions(Options):
         None, "episode file of normal data (default: the run's validation episodes)", data_file
     )
     actions: str | None = opt(
-        None, "actions for a frame directory (.csv or .npy, one row per frame)"
+        None, "actions for a frame directory or a video (.csv or .npy, one row per frame)"
     )
     follow: bool = opt(False, "keep reading a growing CSV file")
     idle_exit: float | None = opt(
@@ -390,6 +392,11 @@ class MonitorOptions(Options):
     )
     cooldown: int = opt(10, "steps between repeated alerts", at_least(1))
     out: str | None = opt(None, "append alerts to this JSONL file (default: stdout)")
+    save: bool = opt(
+        False,
+        "when the stream ends, also write RUN/monitor.json (the alerts and the surprise "
+        "trace, bounded in size) for 'physjepa report'",
+    )
     threads: int = opt(1, "CPU threads (1: one core)", at_least(1))
     columns: bool = opt(False, "print the CSV columns the run expects and exit")
     device: str = opt("cpu", DEVICE_HELP, device)

@@ -74,9 +74,11 @@ def _probe(page, profile) -> dict:
     return json.loads(html.unescape(found.group(1)))
 
 
-def test_report_in_a_real_browser(tmp_path, copy_run):
+def test_report_in_a_real_browser(tmp_path, copy_run, ball_file):
     run = copy_run()
     assert cli("eval", run, cwd=tmp_path).returncode == 0
+    proc = cli("monitor", run, "--source", ball_file, "--far", "0.05", "--save", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
     proc = cli("report", run, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     text = (run / "report.html").read_text()
@@ -87,6 +89,7 @@ def test_report_in_a_real_browser(tmp_path, copy_run):
     r = _probe(page, tmp_path / "profile")
     assert r["errors"] == []
     assert len(r["images"]) >= 2 and all(i["ok"] for i in r["images"]), r["images"]
+    assert "surprise over the stream, alerts marked" in [i["alt"] for i in r["images"]]
     assert all(v["ok"] for v in r["videos"])
     assert r["tables"] >= 1
     numbers = [c for c in r["cells"] if re.fullmatch(r"[-+]?\d[\d,]*(\.\d+)?(e[-+]?\d+)?%?", c)]

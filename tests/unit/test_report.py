@@ -6,14 +6,21 @@ import base64
 import json
 import math
 import re
+import shutil
 import struct
 import zlib
 from pathlib import Path
 
 import pytest
 
+from physjepa.config import load_preset
+from physjepa.data.collect import collect
+from physjepa.options import ForecastOptions, MonitorOptions
+from physjepa.recipes.forecast import run_forecast
+from physjepa.recipes.monitor import monitor
 from physjepa.report import write_report
 from physjepa.report.plots import loss_curves_png, png_data_uri, rollout_error_png
+from physjepa.training.loop import train
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -286,3 +293,131 @@ def test_visibility_section_says_why_it_is_missing(tmp_path):
     html = write_report(run).read_text()
     section = html.split("<h2>Latent visibility</h2>", 1)[1].split("</section>", 1)[0]
     assert "has no restorable state; the probe R² above is what there is." in section
+
+
+# -- failure forecast and monitor: real results of a real run ----------------------------------
+@pytest.fixture(scope="module")
+def beam_run(tmp_path_factory) -> Path:
+    """A debug run on beam sensors (16 scripted episodes, some fail) with a real
+    ``forecast.json`` and a real ``monitor.json`` (the run's own episodes streamed, 5% false
+    alarms: a few alerts). Read-only: tests that change it copy it."""
+    root = tmp_path_factory.mktemp("beam")
+    data = collect("beam", root / "beam.h5", episodes=16, steps=60, policy="scripted", workers=1)
+    cfg = load_preset("debug", ["model.encoder=mlp", "train.steps=10", "train.device=cpu"])
+    run = train(cfg, data, root / "runs" / "beam", progress=False)
+    run_forecast(ForecastOptions(run=str(run), horizon=10))
+    alerts: list[dict] = []
+    monitor(MonitorOptions(run=str(run), source=str(data), far=0.05, save=True), alerts.append,
+            lambda info: None)  # fmt: skip
+    assert alerts, "the fixture needs alerts to show"
+    return run
+
+
+def section(html: str, title: str) -> str:
+    return html.split(f"<h2>{title}</h2>", 1)[1].split("</section>", 1)[0]
+
+
+def cells(html: str) -> list[list[str]]:
+    """The data rows of the tables in ``html`` (header rows left out), cells unescaped."""
+    rows = re.findall(r"<tr>(.*?)</tr>", html)
+    out = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in rows]
+    return [[c.replace("&amp;", "&").replace("&#x27;", "'") for c in r] for r in out if r]
+
+
+def test_forecast_section_shows_the_numbers_of_forecast_json(beam_run, tmp_path):
+    run = Path(shutil.copytree(beam_run, tmp_path / "beam"))
+    html = write_report(run).read_text()
+    res = json.loads((run / "forecast.json").read_text())
+    m = res["metrics"]
+    body = section(html, "Failure forecast")
+    table = dict(r for r in cells(body) if len(r) == 2)
+    assert table["AUROC: fails within K=10 steps"] == f"{m['auroc']:.3f}"
+    assert table["median lead time (steps)"] == f"{m['lead_steps_median']:.1f}"
+    assert table["failures warned"] == f"{m['warned']:.0%}"
+    assert table["false-alarm rate (measured)"] == f"{m['false_alarm_rate']:.2%}"
+    assert table["false-alarm rate (target)"] == "1.00%"
+    assert table["alarm threshold"] == f"{m['threshold']:.4f}"
+    assert table["held-out failures"] == str(m["failures"]) != "0"
+    assert f"{res['episodes']} held-out episodes" in body
+    srcs = img_sources(body)  # the score plot: a real PNG
+    assert len(srcs) == 1 and base64.b64decode(srcs[0].split(",", 1)[1]).startswith(PNG_SIGNATURE)
+    assert_self_contained(html)
+
+
+def test_monitor_section_shows_the_alerts_of_monitor_json(beam_run, tmp_path):
+    run = Path(shutil.copytree(beam_run, tmp_path / "beam"))
+    html = write_report(run).read_text()
+    res = json.loads((run / "monitor.json").read_text())
+    body = section(html, "Monitor")
+    rows = cells(body)
+    summary = {r[0]: r[1] for r in rows if len(r) == 2}
+    assert summary["source"] == res["source"]
+    assert summary["threshold"] == f"{res['threshold']:.6g}"
+    assert summary["threshold from"].startswith("calibrated at 5.00% false alarms per step on ")
+    assert f"{res['calibration_steps']:,} normal steps" in summary["threshold from"]
+    assert summary["rows read"] == f"{res['rows']:,}" == "960"
+    assert summary["alerts"] == str(res["alerts_total"])
+    # the timeline: one row per alert, in order, with its stream, step, time, surprise and
+    # the channels to blame (those with no share left out after the first)
+    timeline = [r for r in rows if len(r) == 5]
+    alerts = res["alerts"]
+    assert len(timeline) == len(alerts) == res["alerts_total"] >= 1
+    for row, a in zip(timeline, alerts):
+        assert row[:4] == [
+            str(a["stream"]),
+            str(a["step"]),
+            f"{a['time_s']:.2f}",
+            f"{a['surprise']:.6g}",
+        ]
+        parts = [t for i, t in enumerate(a["top"]) if i == 0 or t["share"] != 0]
+        assert row[4] == ", ".join(f"{t['channel']} {t['share']:.0%}" for t in parts)
+    assert any(0 in [t["share"] for t in a["top"]] for a in alerts)  # so the rule is tested
+    assert len(img_sources(body)) == 1  # the surprise trace with the alerts marked
+
+
+def test_forecast_and_monitor_sections_say_which_command_writes_them(tmp_path):
+    html = write_report(make_run(tmp_path)).read_text()
+    assert "forecast.json is missing; " in section(html, "Failure forecast")
+    assert "`physjepa forecast runs/ball-demo`" in section(html, "Failure forecast")
+    body = section(html, "Monitor")
+    assert "monitor.json is missing; `physjepa monitor runs/ball-demo --source FILE --save`" in body
+
+
+def test_a_corrupt_forecast_or_monitor_file_is_one_line_in_its_section(beam_run, tmp_path):
+    run = Path(shutil.copytree(beam_run, tmp_path / "beam"))
+    text = (run / "forecast.json").read_text()
+    (run / "forecast.json").write_text(text[: len(text) // 2])  # cut mid-write
+    (run / "monitor.json").write_text("[1, 2]")
+    html = write_report(run).read_text()
+    for title, needle in [
+        ("Failure forecast", "forecast.json is unreadable (JSONDecodeError"),
+        ("Monitor", "monitor.json is not a JSON object"),
+    ]:
+        msgs = re.findall(r'<p class="msg">(.*?)</p>', section(html, title), re.S)
+        assert len(msgs) == 1 and needle in msgs[0] and "\n" not in msgs[0], msgs
+    # hand-edited with the wrong types: the section still renders what it can
+    (run / "monitor.json").write_text('{"alerts": 5, "trace": "x", "threshold": "high"}')
+    html = write_report(run).read_text()
+    body = section(html, "Monitor")
+    assert "Could not render" not in body and "no alerts" in body
+    assert ["threshold", "n/a"] in cells(body)
+    # the rest of the report is all there
+    assert len(img_sources(section(html, "Loss curves"))) == 1
+    assert "<details>" in section(html, "Resolved config")
+
+
+def test_monitor_section_of_a_pixel_run_names_image_regions(copy_run, ball_file):
+    """A pixel model's alerts blame image regions; a long timeline lists its first 100."""
+    run = copy_run()
+    alerts: list[dict] = []
+    opts = MonitorOptions(run=str(run), source=str(ball_file), threshold=0.0, cooldown=1, save=True)
+    monitor(opts, alerts.append, lambda info: None)
+    res = json.loads((run / "monitor.json").read_text())
+    assert res["alerts_total"] == len(res["alerts"]) == 12 * 39  # every scored step
+    body = section(write_report(run).read_text(), "Monitor")
+    assert ["threshold from", "given with --threshold"] in cells(body)
+    timeline = [r for r in cells(body) if len(r) == 5]
+    assert len(timeline) == 100 and "The first 100 of 468 alerts are listed." in body
+    for row, a in zip(timeline, res["alerts"]):
+        r0, c0, r1, c1 = a["top"][0]["region"]
+        assert row[4].startswith(f"rows {r0}-{r1}, cols {c0}-{c1} {a['top'][0]['share']:.0%}")

@@ -7,6 +7,9 @@ Sources (what ``--source`` points at):
   with ``follow`` the file is watched for new rows (a live log);
 - a directory of frames (``*.png`` or ``*.npy``, in name order), with actions from an
   optional CSV / ``.npy`` file (zeros otherwise: the model is told nothing was done);
+- a video (``.mp4``, ``.avi``, ``.mov``, ``.mkv``, ``.webm``, ``.m4v``), decoded as
+  ``physjepa convert`` imports one (centre-cropped to a square, resized to the run's frame
+  size), with actions as for a frame directory;
 - an episode file (``.h5``): its episodes one after the other, each a fresh stream.
 
 Rows are scored in micro-batches of whatever has arrived (at most ``batch``), so a fast
@@ -30,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from physjepa.data.episodes import DataError, EpisodeFile
+from physjepa.data.importers._common import VIDEO_SUFFIXES
 
 Chunk = tuple[np.ndarray, np.ndarray, list[int], object]  # obs, actions, line numbers, stream id
 
@@ -150,6 +154,40 @@ def frame_chunks(
             yield np.stack(frames), acts[keep], [i + 1 for i in keep], None
 
 
+def video_chunks(
+    path: Path,
+    shape: tuple[int, ...],
+    action_dim: int,
+    actions: str | None,
+    batch: int = 256,
+) -> Iterator[Chunk]:
+    """The frames of a video with their actions, in chunks of at most ``batch``. Decoded by
+    the video importer's ``decode`` (what ``physjepa convert`` does with a video): every frame
+    centre-cropped to a square and resized to the run's ``shape[0]``, so a model trained on a
+    converted video sees the same frames here. ``line`` in alerts is the frame's 1-based
+    position. The whole video is decoded here, before the first chunk (a broken file is
+    refused before anything is scored); it is held as ``T x size x size x 3`` bytes."""
+    from physjepa.data.importers.video import decode
+
+    try:
+        frames, _ = decode(path, shape[0])
+    except DataError as e:
+        if "pip install" in str(e):  # PyAV is missing: decode already says how to fix it
+            raise
+        raise DataError(
+            f"{e}; monitor needs a video that plays: re-encode it (e.g. ffmpeg -i {path.name} "
+            "-c:v libx264 fixed.mp4) or pass a directory of its frames"
+        ) from None
+    acts = _load_actions(actions, len(frames), action_dim)
+    return _chunks(frames, acts, batch)
+
+
+def _chunks(frames: np.ndarray, acts: np.ndarray, batch: int) -> Iterator[Chunk]:
+    for lo in range(0, len(frames), batch):
+        hi = min(lo + batch, len(frames))
+        yield frames[lo:hi], acts[lo:hi], list(range(lo + 1, hi + 1)), None
+
+
 def _read_frame(path: Path, shape: tuple[int, ...]) -> np.ndarray | str:
     """The frame as uint8 (H, W, 3), or why it cannot be used."""
     try:
@@ -217,9 +255,17 @@ def open_source(
         return frame_chunks(Path(source), obs_shape, action_dim, actions, bad)
     if source.endswith((".h5", ".hdf5")):
         return episode_chunks(source, obs_key)
+    if Path(source).suffix.lower() in VIDEO_SUFFIXES:
+        if obs_key != "pixels":
+            raise DataError(
+                f"{source} is a video, but the run observes {obs_key} (vectors of "
+                f"{obs_shape[0]} channels), not frames: pass a CSV of its channels ('physjepa "
+                "monitor RUN --columns' lists them), or monitor with a run trained on pixels"
+            )
+        return video_chunks(Path(source), obs_shape, action_dim, actions)
     if obs_key == "pixels":
         raise DataError(
-            f"{source}: a run on pixels reads frames from a directory or an episode file"
+            f"{source}: a run on pixels reads frames from a directory, a video or an episode file"
         )
     return csv_chunks(
         source, obs_names, action_names, bad, follow=follow, idle_exit=idle_exit,

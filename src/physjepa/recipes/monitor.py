@@ -1,5 +1,7 @@
 """``physjepa monitor``: calibrate a surprise threshold on normal data, then score a stream
-(``data/streams.py`` reads it) and emit one alert per excursion, with the channels to blame."""
+(``data/streams.py`` reads it) and emit one alert per excursion, with the channels to blame.
+With ``--save`` the alerts and the surprise trace also go to ``RUN/monitor.json`` (bounded in
+size, see :class:`MonitorRecord`), which ``physjepa report`` shows."""
 
 from __future__ import annotations
 
@@ -32,6 +34,62 @@ class MonitorStats:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
 
 
+class MonitorRecord:
+    """What ``--save`` keeps of a stream, bounded whatever its length: the first
+    ``max_alerts`` alerts, each with its ``position`` (model steps from the start of the
+    source, streams back to back), and the surprise trace max-pooled into at most ``points``
+    bins. Bin ``j`` holds the largest surprise of positions ``[j * width, (j + 1) * width)``
+    (NaN where none was scored); ``width`` doubles whenever the bins fill, so a spike is
+    never pooled away."""
+
+    def __init__(self, points: int = 1000, max_alerts: int = 500):
+        self.points, self.max_alerts = points, max_alerts
+        self.width = 1
+        self.bins: list[float] = []  # the full bins
+        self.part, self.part_n = float("nan"), 0  # the bin being filled: its max and its count
+        self.steps = 0
+        self.alerts: list[dict] = []
+
+    def scores(self, s: np.ndarray) -> int:
+        """Record the next model steps' surprises; returns the position of ``s[0]``."""
+        base, s = self.steps, np.asarray(s, np.float64)
+        if not len(s):
+            return base
+        self.steps += len(s)
+        fill = min(self.width - self.part_n, len(s))
+        self.part = float(np.fmax(self.part, np.fmax.reduce(s[:fill])))
+        self.part_n += fill
+        if self.part_n == self.width:
+            self.bins.append(self.part)
+            self.part, self.part_n = float("nan"), 0
+        rest = s[fill:]
+        full = len(rest) // self.width * self.width
+        if full:
+            self.bins += np.fmax.reduce(rest[:full].reshape(-1, self.width), axis=1).tolist()
+        if len(rest) > full:
+            self.part, self.part_n = float(np.fmax.reduce(rest[full:])), len(rest) - full
+        while len(self.bins) + bool(self.part_n) > self.points:
+            b = np.asarray(self.bins)
+            if len(b) % 2:  # the odd last bin joins the one being filled
+                self.part, self.part_n = float(np.fmax(b[-1], self.part)), self.part_n + self.width
+                b = b[:-1]
+            self.bins, self.width = np.fmax(b[0::2], b[1::2]).tolist(), self.width * 2
+        return base
+
+    def alert(self, position: int, alert: dict) -> None:
+        if len(self.alerts) < self.max_alerts:
+            self.alerts.append({**alert, "position": position})
+
+    def trace(self) -> dict:
+        """``{"every": width, "max": [bin maxima, null where none was scored], "steps": n}``."""
+        values = self.bins + ([self.part] if self.part_n else [])
+        return {
+            "every": self.width,
+            "max": [float(f"{v:.6g}") if np.isfinite(v) else None for v in values],
+            "steps": self.steps,
+        }
+
+
 def run_monitor(
     stream: StreamingSurprise,
     chunks: Iterator[Chunk],
@@ -40,9 +98,11 @@ def run_monitor(
     emit: Callable[[dict], None],
     cooldown: int = 10,
     make_stream: Callable[[], StreamingSurprise] | None = None,
+    record: MonitorRecord | None = None,
 ) -> MonitorStats:
     """Score ``chunks`` and ``emit`` an alert for each step above the threshold (at most one
-    per ``cooldown`` steps while the surprise stays high)."""
+    per ``cooldown`` steps while the surprise stays high); ``record`` keeps them and the
+    surprise trace."""
     stats = MonitorStats()
     t0 = time.perf_counter()
     current, quiet_until = None, -1
@@ -54,6 +114,7 @@ def run_monitor(
         rows, scores = stream.push(obs, act)
         stats.rows += len(obs)
         stats.scored += int(np.isfinite(scores).sum())
+        base = record.scores(scores) if record is not None else 0
         over = np.flatnonzero(np.nan_to_num(scores, nan=-np.inf) > calibration.threshold)
         for i in over:
             step = int(rows[i]) // stream.k
@@ -73,6 +134,8 @@ def run_monitor(
                 alert["stream"] = sid
             stats.alerts += 1
             emit(alert)
+            if record is not None:
+                record.alert(base + int(i), alert)
     stats.seconds = time.perf_counter() - t0
     return stats
 
@@ -84,16 +147,31 @@ def monitor(
     device: torch.device | None = None,
 ) -> tuple[MonitorStats, Calibration]:
     """``physjepa monitor``: calibrate (on the run's validation episodes, or on the normal
-    episodes of ``opts.calibrate``), then stream ``opts.source`` and emit alerts."""
+    episodes of ``opts.calibrate``), then stream ``opts.source`` and emit alerts; with
+    ``opts.save``, write ``monitor.json`` into the run when the stream ends."""
     if opts.source is None:
         raise UserError(
-            "--source is required: a CSV file, '-' for stdin, a frame directory or an .h5 file"
+            "--source is required: a CSV file, '-' for stdin, a frame directory, a video or "
+            "an .h5 file"
         )
+    t0 = time.perf_counter()
     device = device or resolve_device(opts.device, "--device")
     run = Run.open(opts.run)
-    model = run.load_model(device)
     obs_key, k = run.data.obs_key, run.frameskip
     names, action_names = run_channels(run)
+    skipped = []
+
+    def skip(info: dict) -> None:
+        skipped.append(info)
+        bad(info)
+
+    # opened first: a source that cannot be opened is refused before the model loads and
+    # calibrates (CSV and frame sources are read lazily, as they arrive)
+    chunks = open_source(
+        opts.source, obs_key, run.shape.obs_shape, names, action_names, run.raw_action_dim,
+        skip, opts.actions, opts.follow, opts.idle_exit,
+    )  # fmt: skip
+    model = run.load_model(device)
     with EpisodeFile(opts.calibrate or run.data.path) as f:
         run.check_data(f)
         eps = (
@@ -105,22 +183,36 @@ def monitor(
     cal = calibrate(model, normal, opts.far, k)
     if opts.threshold is not None:
         cal.threshold = float(opts.threshold)
-    skipped = []
-
-    def skip(info: dict) -> None:
-        skipped.append(info)
-        bad(info)
-
-    chunks = open_source(
-        opts.source, obs_key, run.shape.obs_shape, names, action_names, run.raw_action_dim,
-        skip, opts.actions, opts.follow, opts.idle_exit,
-    )  # fmt: skip
 
     def fresh() -> StreamingSurprise:
         return StreamingSurprise(model, k, device=device)
 
-    stats = run_monitor(fresh(), chunks, cal, names, emit, opts.cooldown, fresh)
+    record = MonitorRecord() if opts.save else None
+    stats = run_monitor(fresh(), chunks, cal, names, emit, opts.cooldown, fresh, record)
     stats.skipped = len(skipped)
+    if record is not None:
+        fps = run.data.fps or None
+        result = {
+            "source": opts.source,
+            "threshold": cal.threshold,
+            "threshold_from": "--threshold" if opts.threshold is not None else "calibration",
+            "far": cal.far,
+            "calibration": opts.calibrate or "the run's validation episodes",
+            "calibration_steps": cal.steps,
+            "frameskip": k,
+            "fps": fps,
+            "rows": stats.rows,
+            "scored_steps": stats.scored,
+            "skipped_rows": stats.skipped,
+            "alerts_total": stats.alerts,
+            "alerts": [
+                {**a, "time_s": round(a["row"] / fps, 3)} if fps else a for a in record.alerts
+            ],
+            "trace": record.trace(),
+            "checkpoint_sha256": run.checkpoint_sha256(),
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+        run.write_result("monitor.json", result, indent=None)
     return stats, cal
 
 

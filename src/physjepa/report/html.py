@@ -1,7 +1,8 @@
 """Self-contained HTML report for one run directory.
 
 ``write_report(run_dir)`` reads ``config.json``, ``metrics.jsonl``, ``eval.json``,
-``rollout_strip.png``, ``plan.json`` and ``voe.json`` (each optional) and writes
+``rollout_strip.png``, ``plan.json``, ``voe.json``, ``forecast.json`` and ``monitor.json``
+(each optional) and writes
 ``run_dir/report.html``: one file with inline CSS and images embedded as base64 data URIs,
 so it opens offline and can be mailed or archived alone. A missing or broken input turns its
 section into a short message; it never stops the rest of the report.
@@ -18,7 +19,9 @@ from pathlib import Path
 
 from physjepa.fileio import atomic_write_text
 from physjepa.report.plots import (
+    forecast_scores_png,
     loss_curves_png,
+    monitor_trace_png,
     png_data_uri,
     rollout_error_png,
     voe_curves_png,
@@ -328,6 +331,125 @@ def _voe(run_dir: Path) -> str:
     )
 
 
+def _forecast(run_dir: Path) -> str:
+    res, err = _read_json(run_dir / "forecast.json")
+    if res is None:
+        return _msg(
+            f"forecast.json is {err}; for a model of a world that fails (the beam), "
+            f"`physjepa forecast runs/{run_dir.name}` fits the failure-warning head and scores "
+            "held-out episodes."
+        )
+    m = res.get("metrics") if isinstance(res.get("metrics"), dict) else {}
+    k = res.get("horizon")
+    rows = [
+        [f"AUROC: fails within K={fmt(k)} steps", fmt(m.get("auroc"))],
+        ["median lead time (steps)", fmt(m.get("lead_steps_median"), ".1f")],
+        ["failures warned", fmt(m.get("warned"), ".0%")],
+        ["false-alarm rate (measured)", fmt(m.get("false_alarm_rate"), ".2%")],
+        ["false-alarm rate (target)", fmt(m.get("far"), ".2%")],
+        ["alarm threshold", fmt(m.get("threshold"), ".4f")],
+        ["held-out failures", fmt(m.get("failures"))],
+        [
+            "median lead at a threshold set on these episodes (reference)",
+            fmt(m.get("lead_steps_median_heldout_threshold"), ".1f"),
+        ],
+    ]
+    note = (
+        f'<p class="muted">{escape(fmt(res.get("episodes")))} held-out episodes '
+        f"({escape(str(res.get('heldout', 'n/a')))}). The warning score is the head's P(fails "
+        f"within K steps) under the planned load; the threshold is set on training episodes "
+        f"the head never saw, at the target false-alarm rate on steps not followed by a "
+        f"failure; lead = failure step minus the first alarm in the K steps before it. "
+        f"Checkpoint {escape(str(res.get('checkpoint_sha256', ''))[:16])}.</p>"
+    )
+    png = forecast_scores_png(res.get("scores"), res.get("failed_at"), m.get("threshold"), k)
+    return _table(["metric", "value"], rows, 1) + note + _img(png, "warning score over time")
+
+
+#: Alerts listed in the report's table (monitor.json keeps up to 500).
+MONITOR_ROWS = 100
+
+
+def _cause(top: object) -> str:
+    """An alert's attribution: ``gauge_3 62%, load 20%`` or ``rows 0-8, cols 8-16 40%``
+    (parts with no share left out after the first)."""
+    parts = []
+    for t in top if isinstance(top, list) else []:
+        if not isinstance(t, dict) or (parts and t.get("share") == 0):
+            continue
+        share = fmt(t.get("share"), ".0%")
+        region = t.get("region")
+        if isinstance(region, list) and len(region) == 4:
+            r0, c0, r1, c1 = region
+            parts.append(f"rows {r0}-{r1}, cols {c0}-{c1} {share}")
+        else:
+            parts.append(f"{t.get('channel', '?')} {share}")
+    return ", ".join(parts) or "n/a"
+
+
+def _monitor(run_dir: Path) -> str:
+    res, err = _read_json(run_dir / "monitor.json")
+    if res is None:
+        return _msg(
+            f"monitor.json is {err}; `physjepa monitor runs/{run_dir.name} --source FILE "
+            "--save` scores a stream and writes its alerts here."
+        )
+    alerts = res.get("alerts") if isinstance(res.get("alerts"), list) else []
+    alerts = [a for a in alerts if isinstance(a, dict)]
+    given = res.get("threshold_from") == "--threshold"
+    origin = (
+        "given with --threshold"
+        if given
+        else f"calibrated at {fmt(res.get('far'), '.2%')} false alarms per step on "
+        f"{fmt(res.get('calibration_steps'))} normal steps ({res.get('calibration', 'n/a')})"
+    )
+    summary = [
+        ["source", str(res.get("source", "n/a"))],
+        ["threshold", fmt(res.get("threshold"), ".6g")],
+        ["threshold from", origin],
+        ["rows read", fmt(res.get("rows"))],
+        ["steps scored", fmt(res.get("scored_steps"))],
+        ["rows skipped (malformed)", fmt(res.get("skipped_rows"))],
+        ["alerts", fmt(res.get("alerts_total"))],
+    ]
+    shown = alerts[:MONITOR_ROWS]
+    rows = [
+        [
+            str(a.get("stream", "")),
+            fmt(a.get("step")),
+            fmt(a.get("time_s"), ".2f"),
+            fmt(a.get("surprise"), ".6g"),
+            _cause(a.get("top")),
+        ]
+        for a in shown
+    ]
+    total = res.get("alerts_total")
+    more = (
+        f" The first {len(shown)} of {fmt(total)} alerts are listed."
+        if isinstance(total, int) and total > len(shown)
+        else ""
+    )
+    note = (
+        '<p class="muted">Each alert: the stream (episode) and model step where the surprise '
+        "crossed the threshold, its time from the start of the stream at the run's data rate, "
+        "and the channels (or image regions) that made the step surprising, each put back to "
+        f"its normal mean in turn (share of the drop in surprise).{escape(more)}</p>"
+    )
+    png = monitor_trace_png(res.get("trace"), res.get("threshold"), alerts)
+    timeline = (
+        _table(["stream", "step", "time (s)", "surprise", "cause"], rows)
+        if rows
+        else _msg("No step crossed the threshold: no alerts.")
+    )
+    return (
+        _table(["field", "value"], summary)
+        + _img(png, "surprise over the stream, alerts marked")
+        + "<h3>Alert timeline</h3>"
+        + note
+        + timeline
+    )
+
+
 def _config(cfg: dict | None) -> str:
     if not cfg or "config" not in cfg:
         return _msg("No resolved config in config.json.")
@@ -369,6 +491,8 @@ def render_report(run_dir: str | Path) -> str:
         _section("Real vs predicted frames", _strip, run_dir / "rollout_strip.png"),
         _section("Planning (closed loop)", _planning, run_dir),
         _section("Intuitive physics (violation of expectation)", _voe, run_dir),
+        _section("Failure forecast", _forecast, run_dir),
+        _section("Monitor", _monitor, run_dir),
         _section("Resolved config", _config, cfg),
     ]
     return (

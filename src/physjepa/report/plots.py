@@ -183,3 +183,77 @@ def voe_curves_png(examples: dict) -> bytes | None:
     fig.supxlabel("model step (dashed: breaking point)", fontsize=8)
     fig.supylabel("surprise", fontsize=8)
     return _to_png(fig, plt)
+
+
+def forecast_scores_png(
+    scores: list, failed_at: list, threshold, horizon, limit: int = 4
+) -> bytes | None:
+    """The warning score over time of a few held-out episodes (``forecast.json``): the first
+    ``limit - 1`` that fail and the first that does not, the alarm threshold dashed, the
+    failure a red line and the K steps before it (where an alarm is a warning) shaded.
+    ``None`` when there is nothing to draw."""
+    if not isinstance(scores, list) or not isinstance(failed_at, list):
+        return None
+    items = []
+    for i, (sc, fail) in enumerate(zip(scores, failed_at)):
+        ys = [_finite(v) for v in sc] if isinstance(sc, list) else []
+        if ys and None not in ys:
+            items.append((i, ys, _finite(fail)))
+    failing = [it for it in items if it[2] is not None][: limit - 1]
+    items = failing + [it for it in items if it[2] is None][: limit - len(failing)]
+    if not items:
+        return None
+    thr, k = _finite(threshold), _finite(horizon)
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(items), figsize=(2.6 * len(items), 2.4), squeeze=False)
+    for ax, (i, ys, fail) in zip(axes.flat, items):
+        ax.plot(range(len(ys)), ys, color="tab:blue", linewidth=1.0)
+        if thr is not None:
+            ax.axhline(thr, color="gray", linestyle="--", linewidth=0.8)
+        if fail is not None:
+            ax.axvline(fail, color="tab:red", linewidth=1.0)
+            if k is not None:
+                ax.axvspan(max(0.0, fail - k), fail, color="tab:red", alpha=0.12)
+        title = f"fails at step {fail:.0f}" if fail is not None else "no failure"
+        ax.set_title(f"episode {i}: {title}", fontsize=8)
+        ax.set_ylim(-0.02, 1.02)
+        ax.tick_params(labelsize=7)
+    fig.supxlabel(
+        "model step (red: failure; shaded: the K steps before it; dashed: threshold)", fontsize=8
+    )
+    fig.supylabel("warning score", fontsize=8)
+    return _to_png(fig, plt)
+
+
+def monitor_trace_png(trace: dict, threshold, alerts: list) -> bytes | None:
+    """The surprise over a monitored source (``monitor.json``'s ``trace``: the maximum of each
+    bin of ``every`` model steps), the threshold dashed and the alerts as red dots at their
+    position. ``None`` when there is nothing to draw."""
+    if not isinstance(trace, dict) or not isinstance(trace.get("max"), list):
+        return None
+    every = _finite(trace.get("every")) or 1.0
+    pts = [(j * every, _finite(v)) for j, v in enumerate(trace["max"])]
+    pts = [(x, y) for x, y in pts if y is not None]
+    if not pts:
+        return None
+    marks = [
+        (_finite(a.get("position")), _finite(a.get("surprise")))
+        for a in (alerts if isinstance(alerts, list) else [])
+        if isinstance(a, dict)
+    ]
+    marks = [(x, y) for x, y in marks if x is not None and y is not None]
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(FIGSIZE[0] * 1.3, FIGSIZE[1]))
+    label = "surprise" if every == 1 else f"surprise (max over {every:.0f} steps)"
+    ax.plot(*zip(*pts), color="tab:blue", linewidth=0.9, drawstyle="steps-post", label=label)
+    thr = _finite(threshold)
+    if thr is not None:
+        ax.axhline(thr, color="gray", linestyle="--", linewidth=0.8, label="threshold")
+    if marks:
+        ax.scatter(*zip(*marks), color="tab:red", s=12, zorder=3, label="alert")
+    ax.set_xlabel("position in the source (model steps; streams back to back)")
+    ax.set_ylabel("surprise")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    return _to_png(fig, plt)
