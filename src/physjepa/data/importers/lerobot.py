@@ -56,10 +56,11 @@ def import_lerobot(
 ) -> Path:
     """Write the LeRobot v3 dataset in folder ``src`` as an episode file at ``out``.
 
-    ``camera``: a video feature (``observation.images.top`` or just ``top``; default: the first
-    in ``info.json``). ``state`` / ``action``: feature names, a list or comma-separated
-    (default ``observation.state`` when present / ``action``). ``episodes``: the LeRobot
-    episode indices to import (default all), written in that order.
+    ``camera``: a video feature (``observation.images.top`` or just ``top``;
+    ``observation.image`` or just ``image``; default: the first in ``info.json``).
+    ``state`` / ``action``: feature names, a list or comma-separated (default
+    ``observation.state`` when present / ``action``). ``episodes``: the LeRobot episode
+    indices to import (default all), written in that order.
     """
     src, out = Path(src), Path(out)
     if isinstance(size, bool) or not isinstance(size, int | np.integer) or not 8 <= size <= 4096:
@@ -266,8 +267,15 @@ def _pick_camera(
         return cams[0]
     if camera in cams:
         return camera
-    if f"observation.images.{camera}" in cams:
-        return f"observation.images.{camera}"
+    # a short name: ``top`` for observation.images.top, ``image`` for observation.image
+    found = [k for k in (f"observation.{camera}", f"observation.images.{camera}") if k in cams]
+    if len(found) > 1:
+        raise DataError(
+            f"{src}: --camera {camera!r} could mean {found[0]!r} or {found[1]!r}; pass the full "
+            "name"
+        )
+    if found:
+        return found[0]
     raise DataError(f"{src}: no camera {camera!r}; choose --camera from {cams}")
 
 
