@@ -39,6 +39,7 @@ from physjepa.errors import DataError  # noqa: F401  (re-exported)
 from physjepa.fileio import cannot_write, make_parent
 
 FORMAT = "physjepa-episodes"
+HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf")
 FORMAT_VERSION = 1
 FRAME_COLUMNS = ("pixels", "action", "state", "proprio", "sensors")
 FLOAT_COLUMNS = ("action", "state", "proprio", "sensors")
@@ -189,6 +190,14 @@ class EpisodeWriter:
             self.close()
 
 
+def _import_hint(path: Path) -> str | None:
+    """For a recording physjepa imports (an .npz, a video, a LeRobot dataset, a table...) met
+    where an episode file belongs: what it is and the command that converts it; else None."""
+    from physjepa.data.importers import import_hint  # not at the top: importers build on this
+
+    return import_hint(path)
+
+
 class EpisodeFile:
     """Read-only, validated view of an episode file. Opening checks structure and lengths.
 
@@ -211,12 +220,22 @@ class EpisodeFile:
                 "file (.h5)"
             ) from None
         if not exists:
+            if self.path.suffix.lower() not in ("", *HDF5_SUFFIXES):
+                raise DataError(
+                    f"data file {self.path} not found; pass an episode file (.h5): 'physjepa "
+                    "convert' makes one of a recording, 'physjepa collect' in a built-in world"
+                )
             raise DataError(
                 f"data file {self.path} not found; create one with 'physjepa collect --out "
                 f"{self.path} ...'"
             )
         if is_dir:
-            raise DataError(f"{self.path} is a directory; pass an episode file (.h5)")
+            hint = _import_hint(self.path)
+            raise DataError(
+                f"{self.path} is a directory, not an episode file; {hint}"
+                if hint
+                else f"{self.path} is a directory; pass an episode file (.h5)"
+            )
         if not is_file:  # opening a pipe would block until something writes to it
             raise DataError(
                 f"{self.path} is not a regular file (a pipe, device or socket); pass an episode "
@@ -225,8 +244,11 @@ class EpisodeFile:
         try:
             self._f = h5py.File(self.path, "r")
         except _READ_ERRORS as e:
+            hint = _import_hint(self.path)
             raise DataError(
-                f"{self.path} is not a readable HDF5 file ({_short(e)}); re-create it with "
+                f"{self.path} is not an episode file (HDF5); {hint}"
+                if hint
+                else f"{self.path} is not a readable HDF5 file ({_short(e)}); re-create it with "
                 "'physjepa collect'"
             ) from None
         try:
@@ -246,9 +268,10 @@ class EpisodeFile:
         if isinstance(fmt, bytes):
             fmt = fmt.decode("utf-8", "replace")
         if fmt != FORMAT:
+            hint = _import_hint(p)
             raise DataError(
-                f"{p} is not a physjepa episode file (format attribute {_clip(fmt)}); convert it "
-                "or re-create it with 'physjepa collect'"
+                f"{p} is not a physjepa episode file (format attribute {_clip(fmt)}); "
+                + (hint or "convert it or re-create it with 'physjepa collect'")
             )
         raw_version = _plain(f.attrs.get("format_version", -1))
         version = _as_int(raw_version)
