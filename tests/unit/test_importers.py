@@ -143,6 +143,35 @@ def test_npz_bad_files(tmp_path):
     assert not (tmp_path / "o.h5").exists()
 
 
+def test_npz_keeps_the_recorded_fps(tmp_path):
+    """An ``fps`` array (a scalar or one per step) sets the file's fps when the files agree."""
+    d = tmp_path / "eps"
+    d.mkdir()
+    np.savez(d / "a.npz", pixels=moving_square(4, 8, 8), fps=np.float64(20))
+    np.savez(d / "b.npz", pixels=moving_square(5, 8, 8), fps=np.full(5, 20, np.int32))
+    with EpisodeFile(convert(d, tmp_path / "o.h5")) as f:
+        assert f.fps == 20.0 and f.params["fps"] == [20.0, 20.0]
+    np.savez(d / "b.npz", pixels=moving_square(5, 8, 8), fps=np.float32(30))
+    with EpisodeFile(convert(d, tmp_path / "disagree.h5")) as f:
+        assert f.fps == 0.0 and f.params["fps"] == [20.0, 30.0]  # which one? unknown
+    np.savez(tmp_path / "none.npz", pixels=moving_square(4, 8, 8))
+    with EpisodeFile(convert(tmp_path / "none.npz", tmp_path / "none.h5")) as f:
+        assert f.fps == 0.0
+    for name, fps, needle in [
+        ("nan", np.float64(np.nan), "finite number"),
+        ("neg", np.float64(-5), "finite number"),
+        ("two", np.array([10.0, 20.0]), "one finite number"),
+        ("text", np.array("fast"), "must be a number"),
+        ("empty", np.zeros(0), "must be a number"),
+    ]:
+        np.savez(tmp_path / f"{name}.npz", pixels=moving_square(4, 8, 8), fps=fps)
+        with pytest.raises(DataError) as e:
+            convert(tmp_path / f"{name}.npz", tmp_path / "bad.h5")
+        text = one_line(e)
+        assert f"{name}.npz" in text and "'fps'" in text and needle in text, text
+        assert not (tmp_path / "bad.h5").exists()
+
+
 # -- stable-worldmodel HDF5 ----------------------------------------------------------------------
 def write_swm(path, lens=(6, 4, 5), offsets=None, rows=None, **override) -> dict:
     rng = np.random.default_rng(1)
@@ -183,6 +212,21 @@ def test_swm_round_trip(tmp_path):
         for name in ("pixels", "action", "state", "proprio"):
             np.testing.assert_allclose(f.load(name), cols[name].astype(f.load(name).dtype))
     assert detect(out) == "physjepa"
+
+
+def test_swm_fps_attribute(tmp_path):
+    """The ``fps`` attribute, where a file has one (a scalar or a one-element array), is kept;
+    without one (stable-worldmodel's writer stores none) or with an unusable one: 0, unknown."""
+    for value, want in [(np.array([12.5]), 12.5), (np.int64(30), 30.0), ("fast", 0.0), (-1.0, 0.0)]:
+        write_swm(tmp_path / "s.h5")
+        with h5py.File(tmp_path / "s.h5", "r+") as f:
+            f.attrs["fps"] = value
+        with EpisodeFile(import_swm(tmp_path / "s.h5", tmp_path / "o.h5", overwrite=True)) as f:
+            assert f.fps == want, (value, f.fps)
+    with h5py.File(tmp_path / "s.h5", "r+") as f:
+        del f.attrs["fps"]
+    with EpisodeFile(import_swm(tmp_path / "s.h5", tmp_path / "o.h5", overwrite=True)) as f:
+        assert f.fps == 0.0
 
 
 def test_swm_channels_first_and_gaps(tmp_path):

@@ -7,6 +7,8 @@ Arrays in each file (one row per step, the same T in each):
 - ``action`` (T, A) -- also ``actions``; a vector (T,) is one action channel. Without actions in
   every file: one zero action column and the attribute ``no_actions=1``
 - ``state``, ``proprio``, ``sensors`` (T, K), optional; a file needs frames or one of these
+- ``fps``, optional: the recording's frames per second (a scalar, or one value per step); the
+  episode file keeps it when every file that has one agrees (else 0: unknown)
 
 Files are read in name order, numbers compared as numbers (``ep2`` before ``ep10``). Every
 problem is one ``DataError`` naming the file and the array.
@@ -23,6 +25,7 @@ import numpy as np
 
 from physjepa.data.episodes import DataError, EpisodeWriter
 from physjepa.data.importers._common import (
+    as_fps,
     as_pixels,
     as_vectors,
     check_paths,
@@ -33,6 +36,7 @@ from physjepa.data.importers._common import (
 PIXEL_NAMES = ("pixels", "obs", "observation", "observations", "frames")
 ACTION_NAMES = ("action", "actions")
 VECTOR_NAMES = ("state", "proprio", "sensors")
+FPS_NAME = "fps"
 
 
 def npz_files(src: Path) -> list[Path]:
@@ -49,7 +53,8 @@ def npz_files(src: Path) -> list[Path]:
 
 
 def read_episode(path: Path) -> dict[str, np.ndarray]:
-    """One checked episode from ``path``: ``{column: array}`` (no ``action`` when it has none)."""
+    """One checked episode from ``path``: ``{column: array}`` (no ``action`` when it has none;
+    ``fps``, a float, when the file records its frame rate)."""
     try:
         is_zip = zipfile.is_zipfile(path)
     except OSError as e:
@@ -90,6 +95,8 @@ def read_episode(path: Path) -> dict[str, np.ndarray]:
         ep["action"] = as_vectors(str(path), act, arrays[act], rows)
     if rows == 0:
         raise DataError(f"{path}: the episode has no steps; drop the file")
+    if FPS_NAME in arrays:
+        ep[FPS_NAME] = as_fps(str(path), FPS_NAME, arrays[FPS_NAME])
     return ep
 
 
@@ -99,9 +106,11 @@ def import_npz(src: str | os.PathLike, out: str | os.PathLike, overwrite: bool =
     check_paths(src, out, overwrite, "an .npz file or a directory of them")
     files = npz_files(src)
     first_has_action = None
+    rates: list[float | None] = []
     with EpisodeWriter(out, {"world": "npz"}, overwrite=overwrite) as writer:
         for path in files:
             ep = read_episode(path)
+            rates.append(ep.pop(FPS_NAME, None))
             has_action = "action" in ep
             if first_has_action is None:
                 first_has_action = has_action
@@ -123,12 +132,19 @@ def import_npz(src: str | os.PathLike, out: str | os.PathLike, overwrite: bool =
                     "source": src.name,
                     "importer": "npz",
                     "files": [p.name for p in files][:1000],
+                    "fps": rates[:1000],
                 }
             ),
-            "fps": 0.0,
+            "fps": _common_rate(rates),
             "policy": "recorded",
         }
         if not first_has_action:
             attrs["no_actions"] = 1
         writer.set_attrs(attrs)
         return writer.close()
+
+
+def _common_rate(rates: list[float | None]) -> float:
+    """The frame rate the files agree on (files without one do not count), else 0: unknown."""
+    known = {r for r in rates if r}
+    return known.pop() if len(known) == 1 else 0.0

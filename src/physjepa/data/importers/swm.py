@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 
 from physjepa.data.episodes import FRAME_COLUMNS, VECTOR_OBS, DataError, EpisodeWriter
-from physjepa.data.importers._common import as_pixels, as_vectors, check_paths
+from physjepa.data.importers._common import as_fps, as_pixels, as_vectors, check_paths
 
 #: What h5py raises on a damaged or unreadable file.
 _H5_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError)
@@ -102,8 +102,7 @@ def _convert(f: h5py.File, src: Path, out: Path, overwrite: bool) -> Path:
     episode_index(src, np.asarray(lens), np.asarray(offs), n_rows)
     skipped = sorted(k for k in f if k not in (*cols, "ep_offset", "ep_len"))
     attrs = {k: _attr(v) for k, v in f.attrs.items()}
-    fps = attrs.get("fps", 0.0)
-    fps = float(fps) if isinstance(fps, int | float) and 0 <= fps < np.inf else 0.0
+    fps = _fps(f, src)
     params = {"source": src.name, "importer": "swm", "skipped": skipped}
     params["source_attrs"] = {k: v for k, v in attrs.items() if _jsonable(v)}
     with EpisodeWriter(out, {"world": "swm"}, overwrite=overwrite) as writer:
@@ -121,6 +120,21 @@ def _convert(f: h5py.File, src: Path, out: Path, overwrite: bool) -> Path:
             extra["no_actions"] = 1
         writer.set_attrs(extra)
         return writer.close()
+
+
+def _fps(f: h5py.File, src: Path) -> float:
+    """The file's ``fps`` attribute when it holds one usable rate, else 0 (unknown).
+
+    stable-worldmodel's own writer stores no attributes (an env's rate is in its class's
+    ``metadata['render_fps']``, and the file does not name the env), so this is for files that
+    carry one: written by other tools, or with the attribute added by hand.
+    """
+    if "fps" not in f.attrs:
+        return 0.0
+    try:
+        return as_fps(str(src), "fps", f.attrs["fps"])
+    except (DataError, *_H5_ERRORS):
+        return 0.0
 
 
 def _attr(v):
