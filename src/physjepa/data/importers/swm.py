@@ -3,6 +3,11 @@
 or guarantees. Episodes are copied one by one through ``EpisodeWriter``: cast (floats to
 float32, frames to uint8; channels-first frames transposed), checked for NaN/inf, and written
 back to back. Other datasets in the source are left out (the summary names them).
+
+stable-worldmodel records the action of the reset step as NaN and moves it to the end of the
+episode (``action[t]`` follows ``pixels[t]``, as here; nothing follows the last frame). An
+episode's last action row that is all NaN is therefore written as zeros (``params_json``
+counts them in ``final_nan_actions``); NaN anywhere else is refused.
 """
 
 from __future__ import annotations
@@ -105,21 +110,38 @@ def _convert(f: h5py.File, src: Path, out: Path, overwrite: bool) -> Path:
     fps = _fps(f, src)
     params = {"source": src.name, "importer": "swm", "skipped": skipped}
     params["source_attrs"] = {k: v for k, v in attrs.items() if _jsonable(v)}
+    final_nan = 0
     with EpisodeWriter(out, {"world": "swm"}, overwrite=overwrite) as writer:
         for e, (off, n) in enumerate(zip(offs.astype(np.int64), lens.astype(np.int64))):
             where = f"{src}: episode {e} (rows {int(off)}..{int(off + n - 1)})"
             ep = {}
             for c, d in ds.items():
                 block = d[int(off) : int(off + n)]
+                if c == "action" and _final_nan(block):
+                    block = np.array(block, copy=True)
+                    block[-1] = 0
+                    final_nan += 1
                 ep[c] = as_pixels(where, c, block) if c == "pixels" else as_vectors(where, c, block)
             if "action" not in ep:
                 ep["action"] = np.zeros((int(n), 1), np.float32)
             writer.append(ep)
+        params["final_nan_actions"] = final_nan
         extra = {"params_json": json.dumps(params), "fps": fps, "policy": "recorded"}
         if "action" not in ds:
             extra["no_actions"] = 1
         writer.set_attrs(extra)
         return writer.close()
+
+
+def _final_nan(block: np.ndarray) -> bool:
+    """Whether the episode's last action row is all NaN: stable-worldmodel's mark of 'no action
+    after the last frame'."""
+    return (
+        block.dtype.kind == "f"
+        and block.ndim in (1, 2)
+        and len(block) > 0
+        and bool(np.isnan(block[-1]).all())
+    )
 
 
 def _fps(f: h5py.File, src: Path) -> float:
