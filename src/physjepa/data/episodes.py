@@ -327,7 +327,7 @@ class EpisodeFile:
                         "re-create the file with 'physjepa collect'"
                     )
         for name, d in ds.items():
-            _check_stored(p, name, d)
+            check_stored(p, name, d)
         # The episode index: every episode at least one step, back to back, covering every row.
         rows = ds["action"].shape[0]
         if ds["ep_len"].shape != ds["ep_offset"].shape or ds["ep_len"].shape[0] == 0:
@@ -736,10 +736,12 @@ def _desc(d: h5py.Dataset) -> str:
     return f"{d.shape} {d.dtype}"
 
 
-def _check_stored(path: Path, name: str, d: h5py.Dataset) -> None:
+def check_stored(
+    path: Path, name: str, d: h5py.Dataset, fix: str = "re-create it with 'physjepa collect'"
+) -> None:
     """Every element of ``d`` was written to the file. Unwritten parts read as fill values: a
     file whose writer stopped midway, or one declaring sizes it does not hold (reading those
-    would allocate the declared size)."""
+    would allocate the declared size). ``fix``: what the message tells the user to do."""
     if d.shape is None or d.size == 0:
         return
     layout = d.id.get_create_plist().get_layout()
@@ -755,11 +757,10 @@ def _check_stored(path: Path, name: str, d: h5py.Dataset) -> None:
         return
     else:
         raise DataError(
-            f"{path}: column {name!r} is a virtual dataset, not stored in the file; re-create it "
-            "with 'physjepa collect'"
+            f"{path}: column {name!r} is a virtual dataset, not stored in the file; {fix}"
         )
     if have < need:
         raise DataError(
             f"{path}: column {name!r} declares shape {d.shape} but holds only {have} of its {need} "
-            f"{unit}; the file is incomplete or corrupt; re-create it with 'physjepa collect'"
+            f"{unit}; the file is incomplete or corrupt; {fix}"
         )

@@ -78,6 +78,11 @@ def detect(src: str | os.PathLike) -> str:
             f"{src} is neither a LeRobot dataset (no meta/info.json) nor a folder of videos "
             f"({', '.join(VIDEO_SUFFIXES)}) or .npz files"
         )
+    if not src.is_file():  # opening a pipe would wait for a writer
+        raise DataError(
+            f"{src} is not a regular file (a pipe, device or socket); pass a LeRobot dataset, a "
+            "folder of videos, .npz episodes or an HDF5 file"
+        )
     suffix = src.suffix.lower()
     if suffix == ".npz":
         return "npz"

@@ -27,6 +27,8 @@ def check_paths(src: Path, out: Path, overwrite: bool, what: str) -> None:
         raise DataError(f"cannot use {src} as {what} ({e})") from None
     if not exists:
         raise DataError(f"{src} not found; pass {what}")
+    if not (src.is_dir() or src.is_file()):  # opening a pipe would wait for a writer
+        raise DataError(f"{src} is not a regular file (a pipe, device or socket); pass {what}")
     if out.exists() and os.path.samefile(out, src):
         raise DataError(f"--to {out} is the source itself; choose another output file (.h5)")
     if out.exists() and out.is_dir():

@@ -203,7 +203,7 @@ def _read_info(src: Path) -> dict[str, Any]:
         )
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
         text = " ".join(str(e).split())[:200]
         raise DataError(
             f"{path} is not readable JSON ({text}); download the dataset again"
@@ -318,7 +318,7 @@ def _template(src: Path, info: dict[str, Any], key: str, default: str) -> str:
 def _fill(src: Path, key: str, tpl: str, chunk: int, file: int, video_key: str = "") -> Path:
     try:
         rel = tpl.format(chunk_index=chunk, file_index=file, video_key=video_key)
-    except (KeyError, IndexError, ValueError) as e:
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError) as e:
         raise DataError(
             f"{src / 'meta/info.json'}: cannot fill the {key!r} template {tpl!r} ({e!r}); a v3 "
             "template uses {chunk_index}, {file_index} (and {video_key})"
@@ -512,9 +512,17 @@ class _DataFile:
                 f"0..{length - 1} without gaps or repeats"
             )
         out = {"time": self.time[rows]}
+        bad = ~np.isfinite(out["time"])
+        if bad.any():
+            step = int(np.argmax(bad))
+            raise DataError(
+                f"{self.path}: episode {ep}, frame {step}: timestamp {out['time'][step]!r} is not "
+                "a time; the data is damaged: download the dataset again"
+            )
         for c, v in self.values.items():
             vals = v[rows]
-            bad = ~np.isfinite(vals.astype(np.float32))
+            with np.errstate(over="ignore"):  # too large for float32: refused just below
+                bad = ~np.isfinite(vals.astype(np.float32))
             if bad.any():
                 step = int(np.argmax(bad.any(axis=1)))
                 raise DataError(

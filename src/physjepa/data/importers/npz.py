@@ -17,8 +17,10 @@ problem is one ``DataError`` naming the file and the array.
 from __future__ import annotations
 
 import json
+import math
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -64,8 +66,11 @@ def read_episode(path: Path) -> dict[str, np.ndarray]:
             f"{path} is not a readable .npz file (not a zip archive); save it with np.savez"
         )
     try:
+        _check_declared_sizes(path)
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
+    except DataError:
+        raise
     except ValueError as e:
         if "allow_pickle" in str(e) or "pickle" in str(e).lower():
             raise DataError(
@@ -73,8 +78,13 @@ def read_episode(path: Path) -> dict[str, np.ndarray]:
                 "np.savez"
             ) from None
         raise DataError(f"{path} is not a readable .npz file ({e})") from None
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as e:
-        raise DataError(f"{path} is not a readable .npz file ({e})") from None
+    except (OSError, zipfile.BadZipFile, EOFError, KeyError, zlib.error, RuntimeError) as e:
+        # RuntimeError: an encrypted member, or zip features Python does not implement
+        text = " ".join(str(e).split())[:200] or type(e).__name__
+        raise DataError(
+            f"{path} is not a readable .npz file ({text}); the file is damaged: save it again "
+            "with np.savez"
+        ) from None
     pix = next((k for k in PIXEL_NAMES if k in arrays), None)
     act = next((k for k in ACTION_NAMES if k in arrays), None)
     vecs = [k for k in VECTOR_NAMES if k in arrays]
@@ -98,6 +108,32 @@ def read_episode(path: Path) -> dict[str, np.ndarray]:
     if FPS_NAME in arrays:
         ep[FPS_NAME] = as_fps(str(path), FPS_NAME, arrays[FPS_NAME])
     return ep
+
+
+def _check_declared_sizes(path: Path) -> None:
+    """Refuse a member whose .npy header declares more data than the member holds: a damaged
+    header would make numpy allocate the declared size (terabytes) before finding out."""
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            with zf.open(info) as fh:
+                try:
+                    version = np.lib.format.read_magic(fh)
+                except ValueError:
+                    continue  # not an array; np.load returns its bytes
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+                elif version == (2, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+                else:
+                    continue  # np.load checks what it reads
+                declared = math.prod(shape) * dtype.itemsize
+                held = info.file_size - fh.tell()
+            if not dtype.hasobject and declared > held:
+                name = info.filename.removesuffix(".npy")
+                raise DataError(
+                    f"{path}: {name!r} declares shape {shape} {dtype} ({declared} bytes) but "
+                    f"holds {held} bytes; the file is damaged: save it again with np.savez"
+                )
 
 
 def import_npz(src: str | os.PathLike, out: str | os.PathLike, overwrite: bool = False) -> Path:

@@ -19,7 +19,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from physjepa.data.episodes import FRAME_COLUMNS, VECTOR_OBS, DataError, EpisodeWriter
+from physjepa.data.episodes import (
+    FRAME_COLUMNS,
+    VECTOR_OBS,
+    DataError,
+    EpisodeWriter,
+    check_stored,
+)
 from physjepa.data.importers._common import as_fps, as_pixels, as_vectors, check_paths
 
 #: What h5py raises on a damaged or unreadable file.
@@ -95,8 +101,11 @@ def _convert(f: h5py.File, src: Path, out: Path, overwrite: bool) -> Path:
             f"{src} has none of 'pixels', 'state', 'proprio', 'sensors': nothing to observe"
         )
     ds = {c: _dataset(f, src, c) for c in cols}
-    lens = _dataset(f, src, "ep_len")[()]
-    offs = _dataset(f, src, "ep_offset")[()]
+    index = {c: _dataset(f, src, c) for c in ("ep_len", "ep_offset")}
+    for name, d in (*ds.items(), *index.items()):  # declared sizes it does not hold: no reading
+        check_stored(src, name, d, fix="write it again with stable-worldmodel")
+    lens = index["ep_len"][()]
+    offs = index["ep_offset"][()]
     rows = {c: d.shape[0] if d.shape else 0 for c, d in ds.items()}
     if len(set(rows.values())) != 1:
         raise DataError(
