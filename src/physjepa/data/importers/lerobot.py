@@ -515,9 +515,10 @@ class _DataFile:
         bad = ~np.isfinite(out["time"])
         if bad.any():
             step = int(np.argmax(bad))
+            value = float(out["time"][step])
             raise DataError(
-                f"{self.path}: episode {ep}, frame {step}: timestamp {out['time'][step]!r} is not "
-                "a time; the data is damaged: download the dataset again"
+                f"{self.path}: episode {ep}, frame {step}: timestamp {value!r} is not a time; "
+                "the data is damaged: download the dataset again"
             )
         for c, v in self.values.items():
             vals = v[rows]
@@ -525,8 +526,9 @@ class _DataFile:
                 bad = ~np.isfinite(vals.astype(np.float32))
             if bad.any():
                 step = int(np.argmax(bad.any(axis=1)))
+                value = float(vals[bad][0])
                 raise DataError(
-                    f"{self.path}: episode {ep}, frame {step}, column {c!r}: {vals[bad][0]!r} is "
+                    f"{self.path}: episode {ep}, frame {step}, column {c!r}: {value!r} is "
                     "NaN, infinite or too large for float32; drop the episode with --episodes or "
                     "fix the data"
                 )
