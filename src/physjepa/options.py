@@ -307,7 +307,9 @@ class ConvertOptions(Options):
     )
     to: str = opt(help="episode file to write (.h5)")
     overwrite: bool = opt(False, "replace an existing --to file")
-    camera: str | None = opt(None, "LeRobot: the camera to import")
+    camera: str | None = opt(
+        None, "LeRobot: the camera to import (full name, or top for observation.images.top)"
+    )
     state: str | None = opt(None, "LeRobot: comma list of state columns")
     action: str | None = opt(None, "LeRobot: comma list of action columns")
     size: int | None = opt(

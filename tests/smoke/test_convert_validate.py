@@ -6,6 +6,7 @@ each)."""
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 
 import h5py
@@ -213,3 +214,56 @@ def test_convert_videos_flags(tmp_path):
     assert "2 episode(s), 21 steps, fps 25" in out and "pixels (24, 24, 3) uint8" in out, out
     proc = cli("validate", "v.h5", cwd=tmp_path)
     assert proc.returncode == 0 and proc.stdout.startswith("ok: 2 episodes, 21 steps"), proc
+
+
+def test_validate_on_a_recording_names_the_command_that_converts_it(tmp_path):
+    """``validate`` (and every command reading an episode file) given a recording that an
+    importer reads says which command turns it into an episode file, not 'physjepa collect';
+    the command it names works as given."""
+    import av
+
+    rng = np.random.default_rng(2)
+    np.savez(tmp_path / "rec one.npz", **square_episode(rng, t=6, size=16))
+    with av.open(str(tmp_path / "clip.mp4"), "w") as c:
+        s = c.add_stream("mpeg4", rate=10)
+        s.width = s.height = 16
+        s.pix_fmt = "yuv420p"
+        for img in square_episode(rng, t=3, size=16)["pixels"]:
+            for packet in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(packet)
+        for packet in s.encode():
+            c.mux(packet)
+    (tmp_path / "log.csv").write_text("t,x\n0,1\n1,2\n")
+    (tmp_path / "lr" / "meta").mkdir(parents=True)
+    (tmp_path / "lr" / "meta" / "info.json").write_text("{}")
+    with h5py.File(tmp_path / "swm.h5", "w") as f:  # stable-worldmodel's columns, no format
+        for k, v in square_episode(rng, t=4, size=16).items():
+            f[k] = v
+        f["ep_len"], f["ep_offset"] = np.array([4]), np.array([0])
+    expect = {
+        "rec one.npz": 'convert .npz episodes with \'physjepa convert "rec one.npz" --to '
+        '"rec one.h5"\'',
+        "clip.mp4": "convert videos with 'physjepa convert clip.mp4 --to clip.h5'",
+        "log.csv": "import a table with 'physjepa import-table log.csv --out log.h5 --obs",
+        "lr": "convert a LeRobot dataset with 'physjepa convert lr --to lr.h5'",
+        "swm.h5": "convert a stable-worldmodel HDF5 file with 'physjepa convert swm.h5 --to "
+        "swm_episodes.h5'",
+    }
+    for name, needle in expect.items():
+        line = assert_one_line_error(cli("validate", name, cwd=tmp_path), "validate", needle)
+        assert "collect" not in line, line
+    line = assert_one_line_error(cli("inspect", "clip.mp4", cwd=tmp_path), "inspect", "convert")
+    # a missing recording is not something to collect under that name either
+    line = assert_one_line_error(cli("validate", "gone.npz", cwd=tmp_path), "validate")
+    assert "not found" in line and "'physjepa convert'" in line and "--out gone.npz" not in line
+    # where nothing imports, the message stays as it was (junk named .h5: re-create it)
+    (tmp_path / "junk.h5").write_bytes(b"junk" * 100)
+    proc = cli("validate", "junk.h5", cwd=tmp_path)
+    assert_one_line_error(proc, "validate", "not a readable HDF5 file", "physjepa collect")
+
+    # the suggested commands run as given
+    for name in ("rec one.npz", "swm.h5"):
+        line = assert_one_line_error(cli("validate", name, cwd=tmp_path), "validate")
+        args = shlex.split(re.search(r"'physjepa (convert [^']+)'", line).group(1))
+        assert cli(*args, cwd=tmp_path).returncode == 0
+        assert cli("validate", args[-1], cwd=tmp_path).stdout.startswith("ok: 1 episodes")

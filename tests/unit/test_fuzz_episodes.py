@@ -9,6 +9,13 @@ that are not HDF5 at all. Each file is read in a separate worker process (with a
 that opens it with ``EpisodeFile`` and calls every read method; a crash or a hang of that
 worker, like any exception other than ``DataError``, fails the test with the case named.
 
+The importers get the same treatment (``physjepa convert``'s library call, in the same worker):
+damaged ``.npz`` files and folders (bytes, dtypes, shapes, NaN, missing keys, header bombs), a
+file laid out as stable-worldmodel writes it put through the episode file's own mutation
+families, and a LeRobot v3 dataset with each of its files damaged (info.json, the episode and
+data Parquet files, the MP4). Each conversion ends in one DataError naming the source with no
+output left behind, or in an output that reads back as valid data; the source never changes.
+
 Run this file as a script with ``--worker`` to get the worker (the tests start it themselves).
 """
 
@@ -21,10 +28,12 @@ import re
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
 import traceback
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -592,6 +601,469 @@ FAMILIES = [
 ]
 
 
+# -- the importers: `physjepa convert` on damaged sources ------------------------------------------
+# Each case is converted in the worker (the importer picked by `detect`, as the CLI does): it must
+# end in one DataError naming the source, or write an output that reads back as valid data, and
+# never change the source nor leave an output behind when it fails.
+def _safe(name: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", name)[:120]
+
+
+NPZ_T = 6
+
+
+def _npz_arrays(rng) -> dict[str, np.ndarray]:
+    return {
+        "pixels": (rng.integers(0, 4, (NPZ_T, 8, 8, 3)) * 60).astype(np.uint8),
+        "action": rng.uniform(-1, 1, (NPZ_T, 2)).astype(np.float32),
+        "state": rng.standard_normal((NPZ_T, 3)).astype(np.float32),
+        "fps": np.float64(10),
+    }
+
+
+def _npz_case(d: Path, name: str, arrays: dict, compressed: bool = False, **kw) -> Case:
+    path = d / (_safe(name) + ".npz")
+    (np.savez_compressed if compressed else np.savez)(path, **arrays)
+    return Case(name, path, **kw)
+
+
+def npz_bytes(d, sources, rng):
+    """Truncated, flipped and overwritten bytes of a plain and a compressed .npz."""
+    arrays = _npz_arrays(rng)
+    cases = []
+    for compressed in (False, True):
+        kind = "compressed" if compressed else "plain"
+        good = _npz_case(d, f"{kind} valid", arrays, compressed, expect="ok")
+        data = good.path.read_bytes()
+        cases.append(good)
+        for c in [0, 4, 30, len(data) // 2, len(data) - 22, len(data) - 1]:
+            cases.append(
+                _bytes_case(d, f"{kind} truncated at {c} of {len(data)}", data[:c], expect="error")
+            )
+        for i in range(10):
+            pos = [int(p) for p in rng.integers(0, len(data), int(rng.integers(1, 6)))]
+            cases.append(_bytes_case(d, f"{kind} flip #{i} at {pos}", _flip(data, pos, rng)))
+        for _ in range(4):
+            n = int(rng.integers(8, 200))
+            a = int(rng.integers(0, len(data) - n))
+            out = bytearray(data)
+            out[a : a + n] = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+            cases.append(_bytes_case(d, f"{kind} overwrite {a}..{a + n}", out))
+    for c in cases:  # _bytes_case names them .h5: an .npz must be called .npz
+        if c.path.suffix != ".npz":
+            c.path = c.path.rename(c.path.with_suffix(".npz"))
+    return cases
+
+
+def npz_contents(d, sources, rng):
+    """Valid .npz files holding wrong dtypes, shapes, values or keys."""
+    base = _npz_arrays(rng)
+    px, act, st = base["pixels"], base["action"], base["state"]
+    E = "error"
+
+    def w(**kw):
+        return {**base, **kw}
+
+    def without(*names):
+        return {k: v for k, v in base.items() if k not in names}
+
+    header_bomb = d / "header bomb.npz"  # declares 2^40 float64 rows, holds 16 bytes
+    with zipfile.ZipFile(header_bomb, "w") as z:
+        for k, v in base.items():
+            if k != "action":
+                z.writestr(f"{k}.npy", _npy_bytes(v))
+        z.writestr("action.npy", _npy_bytes(np.zeros((2, 2)), shape=(1 << 40, 2)))
+    short = d / "short member.npz"  # the action member holds fewer bytes than its header says
+    with zipfile.ZipFile(short, "w") as z:
+        for k, v in base.items():
+            z.writestr(f"{k}.npy", _npy_bytes(v)[:-8] if k == "action" else _npy_bytes(v))
+    spec = [
+        ("pixels float32 0..1", w(pixels=px / 255.0), E),
+        ("pixels int16 out of range", w(pixels=px.astype(np.int16) * 10), E),
+        ("pixels int64 in range", w(pixels=px.astype(np.int64)), "ok"),
+        ("pixels bool", w(pixels=px > 100), "ok"),
+        ("pixels channels first", w(pixels=px.transpose(0, 3, 1, 2)), "ok"),
+        ("pixels 4 channels", w(pixels=np.concatenate([px, px[..., :1]], -1)), E),
+        ("pixels (T, 0, 8, 3)", w(pixels=np.zeros((NPZ_T, 0, 8, 3), np.uint8)), E),
+        ("pixels 3-D", w(pixels=px[..., 0]), E),
+        ("pixels a scalar", w(pixels=np.uint8(3)), E),
+        ("pixels big-endian uint16", w(pixels=px.astype(">u2")), "ok"),
+        ("action strings", w(action=act.astype("U8")), E),
+        ("action bytes", w(action=act.astype("S8")), E),
+        ("action complex", w(action=act.astype(np.complex64)), E),
+        ("action bool", w(action=act > 0), "ok"),
+        ("action structured", w(action=np.zeros(NPZ_T, [("x", "f4"), ("y", "f4")])), E),
+        ("action datetime", w(action=np.zeros((NPZ_T, 2), "M8[s]")), E),
+        ("action big-endian float64", w(action=act.astype(">f8")), "ok"),
+        ("action float16", w(action=act.astype(np.float16)), "ok"),
+        ("action 3-D", w(action=act[:, :, None]), E),
+        ("action (T, 0)", w(action=np.zeros((NPZ_T, 0))), E),
+        ("action a scalar", w(action=np.float32(1)), E),
+        ("action one row short", w(action=act[:-1]), E),
+        ("action NaN", w(action=np.where(np.arange(NPZ_T)[:, None] == 3, np.nan, act)), E),
+        ("action inf", w(action=np.where(np.arange(NPZ_T)[:, None] == 0, -np.inf, act)), E),
+        ("action 1e39 (beyond float32)", w(action=act.astype(np.float64) * 1e39), E),
+        ("state NaN", w(state=np.full((NPZ_T, 3), np.nan)), E),
+        ("state strings", w(state=st.astype("U5")), E),
+        ("state one row long", w(state=np.concatenate([st, st[:1]])), E),
+        ("no frames and no state", without("pixels", "state"), E),
+        ("state only, no actions", without("pixels", "action"), "ok"),
+        ("no arrays at all", {}, E),
+        ("zero steps", w(**{k: v[:0] for k, v in base.items() if k != "fps"}), E),
+        ("fps NaN", w(fps=np.float64(np.nan)), E),
+        ("fps strings", w(fps=np.array(["10"])), E),
+        ("fps two rates", w(fps=np.array([10.0, 20.0])), E),
+        ("fps an empty array", w(fps=np.zeros(0)), E),
+        ("fps one per step", w(fps=np.full(NPZ_T, 10.0)), "ok"),
+    ]
+    cases = [_npz_case(d, n, arrays, expect=x) for n, arrays, x in spec]
+    obj = d / "pickled objects.npz"
+    np.savez(obj, pixels=px, action=np.array([None] * NPZ_T, dtype=object))
+    cases += [
+        Case("pickled objects", obj, expect=E),
+        Case("a header declaring 2^40 rows", header_bomb, expect=E),
+        Case("a member shorter than its header says", short, expect=E),
+    ]
+    return cases
+
+
+def _npy_bytes(arr: np.ndarray, shape: tuple | None = None) -> bytes:
+    """``arr`` as .npy bytes; ``shape``: the header claims this shape instead."""
+    import io
+
+    buf = io.BytesIO()
+    header = {"descr": np.lib.format.dtype_to_descr(arr.dtype), "fortran_order": False}
+    header["shape"] = shape if shape is not None else arr.shape
+    np.lib.format.write_array_header_1_0(buf, header)
+    buf.write(arr.tobytes())
+    return buf.getvalue()
+
+
+def npz_folders(d, sources, rng):
+    """Folders of .npz episodes with one bad, odd or unreadable member."""
+    base = _npz_arrays(rng)
+
+    def folder(name: str, files: dict) -> Path:
+        path = d / _safe(name)
+        path.mkdir()
+        for fname, content in files.items():
+            if isinstance(content, bytes):
+                (path / fname).write_bytes(content)
+            elif content == "dir":
+                (path / fname).mkdir()
+            else:
+                np.savez(path / fname, **content)
+        return path
+
+    def pair(**b):
+        return {"a.npz": base, "b.npz": b}
+
+    spec = [
+        ("two good episodes", pair(**base), "ok"),
+        ("one episode not a zip", {"a.npz": base, "b.npz": b"junk" * 10}, "error"),
+        ("one episode empty", {"a.npz": base, "b.npz": b""}, "error"),
+        ("actions in one only", pair(pixels=base["pixels"]), "error"),
+        ("frame sizes differ", pair(**{**base, "pixels": np.zeros((NPZ_T, 4, 4, 3), np.uint8)}),
+         "error"),
+        ("action widths differ", pair(**{**base, "action": np.zeros((NPZ_T, 3))}), "error"),
+        ("frames in one, state only in the other", pair(state=base["state"],
+         action=base["action"]), "error"),
+        ("fps differ", pair(**{**base, "fps": np.float64(25)}), "ok"),
+        ("a folder named x.npz", {"a.npz": base, "x.npz": "dir"}, "ok"),
+        ("no .npz at all", {"a.txt": b"hello"}, "error"),
+    ]  # fmt: skip
+    cases = [Case(name, folder(name, files), expect=x) for name, files, x in spec]
+    dangling = folder("dangling symlink", {"a.npz": base})
+    (dangling / "b.npz").symlink_to(d / "nowhere.npz")
+    cases.append(Case("a dangling symlink among the episodes", dangling))
+    locked = folder("unreadable episode", {"a.npz": base, "b.npz": base})
+    (locked / "b.npz").chmod(0)
+    cases.append(Case("an episode without read permission", locked))  # root can still read it
+    return cases
+
+
+def _swm_base(path: Path) -> Path:
+    """A file as stable-worldmodel's HDF5Writer lays it out (resizable datasets in one-row
+    chunks, latest file format, no attributes, text columns, a NaN action ending each
+    episode), with the columns and episodes of the episode-file base, so the episode file's
+    mutation families apply to it too."""
+    rng = np.random.default_rng(SEED)
+    cols = {
+        "pixels": (rng.integers(0, 4, (N, 16, 16, 3)) * 60).astype(np.uint8),
+        "action": rng.uniform(-1, 1, (N, 2)).astype(np.float32),
+        "state": rng.standard_normal((N, 3)).astype(np.float32),
+        "reward": rng.standard_normal(N),
+        "terminated": np.zeros(N, bool),
+        "step_idx": np.concatenate([np.arange(t) for t in LENS]),
+    }
+    ends = np.cumsum(LENS) - 1
+    cols["action"][ends] = np.nan
+    with h5py.File(path, "w", libver="latest") as f:
+        for k, v in cols.items():
+            f.create_dataset(k, data=v, maxshape=(None, *v.shape[1:]), chunks=(1, *v.shape[1:]))
+        f.create_dataset("task", data=["push"] * N, dtype=h5py.string_dtype(), chunks=(1,))
+        f.create_dataset("ep_len", data=np.array(LENS, np.int32), maxshape=(None,))
+        f.create_dataset("ep_offset", data=np.cumsum((0, *LENS[:-1])), maxshape=(None,))
+    return path
+
+
+#: The episode file's families that apply to a stable-worldmodel file (its attributes have no
+#: meaning there). Their expectations are about our reader; the importer casts what the reader
+#: refuses (integer actions, ...), so only "it is damaged beyond reading" must stay an error.
+SWM_FAMILIES = [
+    truncations,
+    byte_flips,
+    overwrites,
+    wrong_dtypes,
+    absurd_shapes,
+    non_finite,
+    bad_episode_index,
+    odd_structure,
+    not_episode_files,
+]
+
+
+def swm_files(d, sources, rng):
+    cases = [Case("as stable-worldmodel writes it", sources["swm"], expect="ok")]
+    for family in SWM_FAMILIES:
+        sub = d / family.__name__
+        sub.mkdir()
+        with np.errstate(invalid="ignore"):  # casting its NaN actions to integers
+            made = family(sub, sources["swm"], rng)
+        for case in made:
+            if case.expect != "error" or family not in (truncations, not_episode_files):
+                case.expect = "any"
+            case.match = None
+            cases.append(case)
+    return cases
+
+
+def _lerobot_case(d: Path, base: Path, name: str, edit, expect: str = "error") -> Case:
+    """A copy of the LeRobot dataset ``base`` changed by ``edit(root)``."""
+    root = d / _safe(name)
+    shutil.copytree(base, root)
+    edit(root)
+    return Case(name, root, expect=expect)
+
+
+LR_INFO = "meta/info.json"
+LR_EPISODES = "meta/episodes/chunk-000/file-000.parquet"
+LR_DATA = "data/chunk-000/file-000.parquet"
+LR_VIDEO = "videos/observation.images.top/chunk-000/file-000.mp4"
+FROM_TS = "videos/observation.images.top/from_timestamp"
+
+
+def _info(**changes):
+    """An edit of meta/info.json: top-level keys set (None deletes them)."""
+
+    def edit(root):
+        path = root / LR_INFO
+        info = json.loads(path.read_text())
+        for key, value in changes.items():
+            if value is None:
+                del info[key]
+            else:
+                info[key] = value
+        path.write_text(json.dumps(info))
+
+    return edit
+
+
+def _feature(name: str, **changes):
+    """An edit of one feature in meta/info.json."""
+
+    def edit(root):
+        path = root / LR_INFO
+        info = json.loads(path.read_text())
+        info["features"][name].update(changes)
+        path.write_text(json.dumps(info))
+
+    return edit
+
+
+def _raw(rel: str, data=None, cut: float | None = None, flips: int = 0, seed: int = 0):
+    """An edit of the file ``rel``: replaced by ``data`` bytes, cut to a fraction, or with
+    ``flips`` random bytes flipped past its first 8."""
+
+    def edit(root):
+        path = root / rel
+        raw = path.read_bytes()
+        if data is not None:
+            raw = data
+        if cut is not None:
+            raw = raw[: int(len(raw) * cut)]
+        if flips:
+            rng = np.random.default_rng(seed)
+            raw = bytes(_flip(raw, rng.integers(8, len(raw), flips), rng))
+        path.write_bytes(raw)
+
+    return edit
+
+
+def _table(rel: str, columns: dict):
+    """An edit of the Parquet file ``rel``: columns replaced (by a list of values, or by
+    ``f(column)``) or dropped (None)."""
+
+    def edit(root):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = root / rel
+        table = pq.read_table(path)
+        for name, value in columns.items():
+            i = table.schema.get_field_index(name)
+            if value is None:
+                table = table.remove_column(i)
+                continue
+            new = value(table.column(name)) if callable(value) else value
+            table = table.set_column(i, name, new if isinstance(new, pa.Array) else pa.array(new))
+        pq.write_table(table, path)
+
+    return edit
+
+
+def _replace_by_dir(rel: str):
+    def edit(root):
+        (root / rel).unlink()
+        (root / rel).mkdir()
+
+    return edit
+
+
+def lerobot_datasets(d, sources, rng):
+    import pyarrow as pa
+
+    base = sources["lerobot"]
+    n_rows = sum(int(x) for x in sources["lerobot_lengths"])
+    n_eps = len(sources["lerobot_lengths"])
+
+    def action_with(row, value):
+        def change(col):
+            rows = col.to_pylist()
+            rows[row] = [value, rows[row][1]]
+            return pa.array(rows, pa.list_(pa.float64()))
+
+        return change
+
+    def timestamps_with(row, value):
+        def change(col):
+            rows = col.to_pylist()
+            rows[row] = value
+            return pa.array(rows, pa.float32())
+
+        return change
+
+    E, A = "error", "any"
+    deep = "[" * 100_000 + "]" * 100_000
+    spec = [
+        ("valid", lambda root: None, "ok"),
+        # meta/info.json
+        ("info.json cut in half", _raw(LR_INFO, cut=0.5), E),
+        ("info.json empty", _raw(LR_INFO, data=b""), E),
+        ("info.json random bytes", _raw(LR_INFO, data=rng.bytes(300)), E),
+        ("info.json invalid UTF-8", _raw(LR_INFO, data=b'{"fps": "\xff\xfe"}'), E),
+        ("info.json a list", _raw(LR_INFO, data=b"[1, 2]"), E),
+        ("info.json nested 100000 deep", _raw(LR_INFO, data=deep.encode()), E),
+        ("info.json a directory", _replace_by_dir(LR_INFO), E),
+        ("codebase_version missing", _info(codebase_version=None), E),
+        ("codebase_version a number", _info(codebase_version=3), E),
+        ("fps 0", _info(fps=0), E),
+        ("fps a string", _info(fps="10"), E),
+        ("fps NaN", _info(fps=float("nan")), E),
+        ("fps Infinity", _info(fps=float("inf")), E),
+        ("fps 1e-300", _info(fps=1e-300), A),
+        ("fps 1e300", _info(fps=1e300), A),
+        ("features missing", _info(features=None), E),
+        ("features a list", _info(features=[1, 2]), E),
+        ("features entries strings", _info(features={"action": "float32"}), E),
+        ("no video feature", _info(features={"action": {"dtype": "float32", "shape": [2]}}), E),
+        ("action dtype string", _feature("action", dtype="string"), E),
+        ("action shape a string", _feature("action", shape="two"), "ok"),
+        ("action shape [3]", _feature("action", shape=[3]), E),
+        ("action names a number", _feature("action", names=5), "ok"),
+        ("data_path unknown key", _info(data_path="data/{nope}.parquet"), E),
+        ("data_path subscripted", _info(data_path="data/{chunk_index[0]}.parquet"), E),
+        ("data_path attribute", _info(data_path="data/{chunk_index.nope}.parquet"), E),
+        ("data_path positional", _info(data_path="data/{0}.parquet"), E),
+        ("data_path bad format spec", _info(data_path="data/{chunk_index:s}.parquet"), E),
+        ("data_path unbalanced", _info(data_path="data/{chunk_index.parquet"), E),
+        ("data_path a number", _info(data_path=7), E),
+        ("data_path empty", _info(data_path=""), E),
+        ("data_path the info file", _info(data_path="meta/info.json"), E),
+        ("video_path a directory", _info(video_path="videos"), E),
+        # meta/episodes
+        ("episodes parquet cut in half", _raw(LR_EPISODES, cut=0.5), E),
+        ("episodes parquet random bytes", _raw(LR_EPISODES, data=rng.bytes(2000)), E),
+        ("episodes parquet 8 flipped bytes", _raw(LR_EPISODES, flips=8, seed=1), A),
+        ("episodes parquet 64 flipped bytes", _raw(LR_EPISODES, flips=64, seed=2), A),
+        ("episodes parquet a directory", _replace_by_dir(LR_EPISODES), E),
+        ("episodes parquet missing", lambda root: (root / LR_EPISODES).unlink(), E),
+        ("no length column", _table(LR_EPISODES, {"length": None}), E),
+        ("lengths strings", _table(LR_EPISODES, {"length": ["5"] * n_eps}), E),
+        ("lengths floats 2.5", _table(LR_EPISODES, {"length": [2.5] * n_eps}), E),
+        ("lengths 0", _table(LR_EPISODES, {"length": [0] * n_eps}), E),
+        ("lengths negative", _table(LR_EPISODES, {"length": [-3] * n_eps}), E),
+        ("lengths null", _table(LR_EPISODES, {"length": pa.array([None] * n_eps, pa.int64())}), E),
+        ("lengths 2^62", _table(LR_EPISODES, {"length": [1 << 62] * n_eps}), E),
+        ("episode_index repeated", _table(LR_EPISODES, {"episode_index": [0] * n_eps}), E),
+        ("episode_index 2^62", _table(LR_EPISODES, {"episode_index": [1 << 62] * n_eps}), E),
+        ("data chunk 10^12", _table(LR_EPISODES, {"data/chunk_index": [10**12] * n_eps}), E),
+        ("data chunk -1", _table(LR_EPISODES, {"data/chunk_index": [-1] * n_eps}), E),
+        ("data chunk bool", _table(LR_EPISODES, {"data/chunk_index": [True] * n_eps}), E),
+        ("from_timestamp NaN", _table(LR_EPISODES, {FROM_TS: [float("nan")] * n_eps}), E),
+        ("from_timestamp strings", _table(LR_EPISODES, {FROM_TS: ["0"] * n_eps}), E),
+        ("from_timestamp past the video", _table(LR_EPISODES, {FROM_TS: [1e6] * n_eps}), E),
+        ("from_timestamp -1e300", _table(LR_EPISODES, {FROM_TS: [-1e300] * n_eps}), E),
+        # data
+        ("data parquet cut in half", _raw(LR_DATA, cut=0.5), E),
+        ("data parquet random bytes", _raw(LR_DATA, data=rng.bytes(3000)), E),
+        ("data parquet 8 flipped bytes", _raw(LR_DATA, flips=8, seed=3), A),
+        ("data parquet 64 flipped bytes", _raw(LR_DATA, flips=64, seed=4), A),
+        ("data parquet missing", lambda root: (root / LR_DATA).unlink(), E),
+        ("no action column", _table(LR_DATA, {"action": None}), E),
+        ("no frame_index column", _table(LR_DATA, {"frame_index": None}), E),
+        ("action NaN", _table(LR_DATA, {"action": action_with(7, float("nan"))}), E),
+        ("action inf", _table(LR_DATA, {"action": action_with(0, float("-inf"))}), E),
+        ("action 1e39", _table(LR_DATA, {"action": action_with(n_rows - 1, 1e39)}), E),
+        ("action strings", _table(LR_DATA, {"action": [["a", "b"]] * n_rows}), E),
+        ("action scalars", _table(LR_DATA, {"action": [0.5] * n_rows}), E),
+        ("action ragged", _table(LR_DATA, {"action": [[0.0, 1.0]] * (n_rows - 1) + [[0.0]]}), E),
+        ("action null cell", _table(LR_DATA, {"action": [[0.0, 1.0]] * (n_rows - 1) + [None]}), E),
+        (
+            "action null value",
+            _table(LR_DATA, {"action": [[0.0, None]] + [[0.0, 1.0]] * (n_rows - 1)}),
+            E,
+        ),
+        ("action empty lists", _table(LR_DATA, {"action": [[]] * n_rows}), E),
+        ("action nested lists", _table(LR_DATA, {"action": [[[0.0], [1.0]]] * n_rows}), E),
+        ("timestamp NaN", _table(LR_DATA, {"timestamp": timestamps_with(3, float("nan"))}), E),
+        (
+            "timestamp NaN at the end",
+            _table(LR_DATA, {"timestamp": timestamps_with(n_rows - 1, float("nan"))}),
+            E,
+        ),
+        ("timestamp inf", _table(LR_DATA, {"timestamp": timestamps_with(3, float("inf"))}), E),
+        ("timestamps all 0", _table(LR_DATA, {"timestamp": [0.0] * n_rows}), E),
+        ("timestamps strings", _table(LR_DATA, {"timestamp": ["0"] * n_rows}), E),
+        ("episode_index strings", _table(LR_DATA, {"episode_index": ["0"] * n_rows}), E),
+        ("frame_index all 0", _table(LR_DATA, {"frame_index": [0] * n_rows}), E),
+        ("frame_index floats", _table(LR_DATA, {"frame_index": [0.5] * n_rows}), E),
+        # video
+        ("video cut in half", _raw(LR_VIDEO, cut=0.5), E),
+        ("video cut at 90%", _raw(LR_VIDEO, cut=0.9), E),
+        ("video empty", _raw(LR_VIDEO, data=b""), E),
+        ("video text", _raw(LR_VIDEO, data=b"not a video\n" * 50), E),
+        ("video 16 flipped bytes", _raw(LR_VIDEO, flips=16, seed=5), A),
+        ("video 256 flipped bytes", _raw(LR_VIDEO, flips=256, seed=6), A),
+        ("video missing", lambda root: (root / LR_VIDEO).unlink(), E),
+        ("video a directory", _replace_by_dir(LR_VIDEO), E),
+    ]
+    return [_lerobot_case(d, base, n, edit, x) for n, edit, x in spec]
+
+
+IMPORT_FAMILIES = [npz_bytes, npz_contents, npz_folders, swm_files, lerobot_datasets]
+
+
 # -- the worker: opens one file and calls every read method ---------------------------------
 _FAILED = object()
 _STEP = ["start"]
@@ -734,6 +1206,31 @@ def _exercise(path: str, exact: bool = True) -> dict:
     return result
 
 
+def _convert(src: str, out: str) -> dict:
+    """Convert ``src`` to ``out`` as ``physjepa convert`` does (the importer picked by looking
+    at it). ``errors``: the conversion's DataError; ``problems``: an output that does not read
+    back as valid data or fails ``validate``. Any other exception propagates."""
+    from physjepa.data.importers import convert
+    from physjepa.data.validate import validate
+
+    _STEP[0] = "convert"
+    try:
+        convert(src, out)
+    except DataError as e:
+        return {"errors": [["convert", str(e)]], "problems": []}
+    res = _exercise(out)
+    problems = [f"the output: {p}" for p in res["problems"]]
+    problems += [
+        f"the output: {step}: {msg}" for step, msg in res["errors"] if not step.startswith("extra ")
+    ]
+    _STEP[0] = "validate the output"
+    try:
+        validate(out)
+    except DataError as e:
+        problems.append(f"the output fails validate: {e}")
+    return {"errors": [], "problems": problems}
+
+
 def _worker() -> None:
     import resource
 
@@ -748,7 +1245,10 @@ def _worker() -> None:
         elif req.get("simulate") == "crash":
             os.kill(os.getpid(), signal.SIGKILL)
         try:
-            out = _exercise(req["path"], req.get("exact", True))
+            if req.get("out"):
+                out = _convert(req["path"], req["out"])
+            else:
+                out = _exercise(req["path"], req.get("exact", True))
         except Exception as e:  # the bug being looked for: report it with the step it came from
             out = {
                 "exception": f"{type(e).__name__} in {_STEP[0]}: {str(e)[:300]}",
@@ -795,16 +1295,27 @@ class Reader:
     def _stop(self) -> int:
         self.proc.kill()
         rc = self.proc.wait()
+        self.proc.stdin.close()
+        self.proc.stdout.close()
         self.proc = None
         return rc
 
     def read(
-        self, path: Path, exact: bool = True, timeout: float = CASE_TIMEOUT, simulate: str = ""
+        self,
+        path: Path,
+        exact: bool = True,
+        timeout: float = CASE_TIMEOUT,
+        simulate: str = "",
+        out: Path | None = None,
     ) -> dict:
+        """Read the episode file ``path``; with ``out``, convert the source ``path`` to ``out``
+        (``physjepa convert``'s library call) and read the result."""
         if self.proc is None:
             self._start()
         try:
             req = {"path": str(path), "exact": exact, "simulate": simulate}
+            if out is not None:
+                req["out"] = str(out)
             self.proc.stdin.write(json.dumps(req).encode() + b"\n")
             self.proc.stdin.flush()
         except BrokenPipeError:
@@ -823,6 +1334,7 @@ class Reader:
         if self.proc is not None:
             self.proc.stdin.close()
             self.proc.wait(timeout=30)
+            self.proc.stdout.close()
             self.proc = None
         self.log_file.close()
 
@@ -881,6 +1393,55 @@ def test_hostile_files_end_in_one_clear_data_error(family, base, reader, tmp_pat
         problem = _judge(case, res)
         if problem is None and (_sha(case.path), _stat_mode(case.path)) != before:
             problem = "reading it changed the file"
+        if problem:
+            failures.append(f"[{case.name}] {problem}")
+    assert not failures, f"{len(failures)} of {len(cases)} cases failed:\n" + "\n".join(failures)
+
+
+def _tree(path: Path) -> list:
+    """What is at ``path`` (a file, or a folder and everything under it): names, kinds and the
+    sha256 of every regular file, to tell whether a conversion touched the source."""
+    out = []
+    top = os.path.lexists(path) and path.is_dir() and not path.is_symlink()
+    for p in sorted(path.rglob("*")) if top else [path]:
+        mode = _stat_mode(p)
+        regular = mode is not None and stat.S_ISREG(mode)
+        out.append((str(p), mode, _sha(p) if regular else None))
+    return out
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory) -> dict:
+    """Valid sources for the importers: a stable-worldmodel file and a LeRobot v3 dataset."""
+    from test_lerobot import LENGTHS, build_dataset  # the LeRobot tests' dataset, built here
+
+    d = tmp_path_factory.mktemp("sources")
+    build_dataset(d / "lerobot")
+    return {"swm": _swm_base(d / "swm.h5"), "lerobot": d / "lerobot", "lerobot_lengths": LENGTHS}
+
+
+@pytest.mark.parametrize("family", IMPORT_FAMILIES, ids=lambda fn: fn.__name__)
+def test_damaged_sources_convert_or_end_in_one_clear_data_error(family, sources, reader, tmp_path):
+    """``physjepa convert`` on each damaged source: one DataError naming it (and no output left
+    behind), or an output that reads back as valid data; the source is never changed."""
+    rng = np.random.default_rng([SEED, 100 + IMPORT_FAMILIES.index(family)])
+    (tmp_path / "src").mkdir()
+    cases = family(tmp_path / "src", sources, rng)
+    assert cases
+    failures = []
+    for i, case in enumerate(cases):
+        out = tmp_path / "out" / f"{i}.h5"
+        before = _tree(case.path)
+        res = reader.read(case.path, out=out)
+        problem = _judge(case, res)
+        if problem is None and _tree(case.path) != before:
+            problem = "converting it changed the source"
+        if problem is None and res["errors"] and out.exists():
+            problem = f"the conversion failed but left {out.name}"
+        if problem is None and not res["errors"] and not out.is_file():
+            problem = "the conversion succeeded but wrote no output"
+        if problem is None and out.with_name(out.name + ".partial").exists():
+            problem = "a .partial output was left behind"
         if problem:
             failures.append(f"[{case.name}] {problem}")
     assert not failures, f"{len(failures)} of {len(cases)} cases failed:\n" + "\n".join(failures)

@@ -143,6 +143,35 @@ def test_npz_bad_files(tmp_path):
     assert not (tmp_path / "o.h5").exists()
 
 
+def test_npz_keeps_the_recorded_fps(tmp_path):
+    """An ``fps`` array (a scalar or one per step) sets the file's fps when the files agree."""
+    d = tmp_path / "eps"
+    d.mkdir()
+    np.savez(d / "a.npz", pixels=moving_square(4, 8, 8), fps=np.float64(20))
+    np.savez(d / "b.npz", pixels=moving_square(5, 8, 8), fps=np.full(5, 20, np.int32))
+    with EpisodeFile(convert(d, tmp_path / "o.h5")) as f:
+        assert f.fps == 20.0 and f.params["fps"] == [20.0, 20.0]
+    np.savez(d / "b.npz", pixels=moving_square(5, 8, 8), fps=np.float32(30))
+    with EpisodeFile(convert(d, tmp_path / "disagree.h5")) as f:
+        assert f.fps == 0.0 and f.params["fps"] == [20.0, 30.0]  # which one? unknown
+    np.savez(tmp_path / "none.npz", pixels=moving_square(4, 8, 8))
+    with EpisodeFile(convert(tmp_path / "none.npz", tmp_path / "none.h5")) as f:
+        assert f.fps == 0.0
+    for name, fps, needle in [
+        ("nan", np.float64(np.nan), "finite number"),
+        ("neg", np.float64(-5), "finite number"),
+        ("two", np.array([10.0, 20.0]), "one finite number"),
+        ("text", np.array("fast"), "must be a number"),
+        ("empty", np.zeros(0), "must be a number"),
+    ]:
+        np.savez(tmp_path / f"{name}.npz", pixels=moving_square(4, 8, 8), fps=fps)
+        with pytest.raises(DataError) as e:
+            convert(tmp_path / f"{name}.npz", tmp_path / "bad.h5")
+        text = one_line(e)
+        assert f"{name}.npz" in text and "'fps'" in text and needle in text, text
+        assert not (tmp_path / "bad.h5").exists()
+
+
 # -- stable-worldmodel HDF5 ----------------------------------------------------------------------
 def write_swm(path, lens=(6, 4, 5), offsets=None, rows=None, **override) -> dict:
     rng = np.random.default_rng(1)
@@ -183,6 +212,91 @@ def test_swm_round_trip(tmp_path):
         for name in ("pixels", "action", "state", "proprio"):
             np.testing.assert_allclose(f.load(name), cols[name].astype(f.load(name).dtype))
     assert detect(out) == "physjepa"
+
+
+def write_swm_as_swm_does(path, lens=(5, 3, 4)) -> list[dict]:
+    """A file laid out as stable-worldmodel's ``HDF5Writer`` writes ``World.collect``'s
+    episodes: one resizable dataset per info key in (1, ...) chunks, text as variable-length
+    strings, no attributes, and the reset step's NaN action moved to the end of each episode."""
+    rng = np.random.default_rng(3)
+    eps = []
+    for t in lens:
+        action = rng.uniform(-1, 1, (t, 2)).astype(np.float32)
+        action[-1] = np.nan
+        eps.append(
+            {
+                "pixels": rng.integers(0, 256, (t, 8, 8, 3), dtype=np.uint8),
+                "action": action,
+                "proprio": rng.normal(size=(t, 2)).astype(np.float32),
+                "reward": np.r_[np.nan, rng.normal(size=t - 1)],
+                "terminated": np.zeros(t, bool),
+                "step_idx": np.arange(t),
+                "id": np.full(t, rng.integers(0, 2**62)),
+                "task": np.array(["push the T"] * t, dtype=object),
+            }
+        )
+    with h5py.File(path, "w", libver="latest") as f:
+        for col, v in eps[0].items():
+            dt = h5py.string_dtype() if v.dtype == object else v.dtype
+            f.create_dataset(
+                col, shape=(0, *v.shape[1:]), maxshape=(None, *v.shape[1:]), dtype=dt,
+                chunks=(1, *v.shape[1:]),
+            )  # fmt: skip
+        f.create_dataset("ep_len", shape=(0,), maxshape=(None,), dtype=np.int32)
+        f.create_dataset("ep_offset", shape=(0,), maxshape=(None,), dtype=np.int64)
+        ptr = 0
+        for i, ep in enumerate(eps):
+            t = len(ep["action"])
+            for col, v in ep.items():
+                f[col].resize(ptr + t, axis=0)
+                f[col][ptr : ptr + t] = v
+            for name, value in (("ep_len", t), ("ep_offset", ptr)):
+                f[name].resize(i + 1, axis=0)
+                f[name][i] = value
+            ptr += t
+    return eps
+
+
+def test_swm_reads_what_stable_worldmodel_writes(tmp_path):
+    """Its files end every episode with a NaN action (nothing follows the last frame): written
+    as zeros. NaN anywhere else in an action is still refused."""
+    eps = write_swm_as_swm_does(tmp_path / "s.h5")
+    assert detect(tmp_path / "s.h5") == "swm"
+    with EpisodeFile(convert(tmp_path / "s.h5", tmp_path / "o.h5")) as f:
+        assert list(f.ep_len) == [5, 3, 4] and f.fps == 0.0
+        assert f.params["final_nan_actions"] == 3
+        assert f.params["skipped"] == ["id", "reward", "step_idx", "task", "terminated"]
+        for i, ep in enumerate(eps):
+            got = f.episode(i)
+            np.testing.assert_array_equal(got["action"][:-1], ep["action"][:-1])
+            np.testing.assert_array_equal(got["action"][-1], [0.0, 0.0])
+            np.testing.assert_array_equal(got["pixels"], ep["pixels"])
+            np.testing.assert_array_equal(got["proprio"], ep["proprio"])
+    # episode 1 is rows 5..7: a NaN inside it, or only part of its last row NaN
+    for row, values, needle in [(6, [np.nan, np.nan], "row 1"), (7, [0.5, np.nan], "row 2")]:
+        with h5py.File(tmp_path / "s.h5", "r+") as f:
+            f["action"][row] = values
+        with pytest.raises(DataError) as e:
+            import_swm(tmp_path / "s.h5", tmp_path / "bad.h5")
+        text = one_line(e)
+        assert "episode 1" in text and "'action'" in text and needle in text, text
+        assert not (tmp_path / "bad.h5").exists()
+        write_swm_as_swm_does(tmp_path / "s.h5")
+
+
+def test_swm_fps_attribute(tmp_path):
+    """The ``fps`` attribute, where a file has one (a scalar or a one-element array), is kept;
+    without one (stable-worldmodel's writer stores none) or with an unusable one: 0, unknown."""
+    for value, want in [(np.array([12.5]), 12.5), (np.int64(30), 30.0), ("fast", 0.0), (-1.0, 0.0)]:
+        write_swm(tmp_path / "s.h5")
+        with h5py.File(tmp_path / "s.h5", "r+") as f:
+            f.attrs["fps"] = value
+        with EpisodeFile(import_swm(tmp_path / "s.h5", tmp_path / "o.h5", overwrite=True)) as f:
+            assert f.fps == want, (value, f.fps)
+    with h5py.File(tmp_path / "s.h5", "r+") as f:
+        del f.attrs["fps"]
+    with EpisodeFile(import_swm(tmp_path / "s.h5", tmp_path / "o.h5", overwrite=True)) as f:
+        assert f.fps == 0.0
 
 
 def test_swm_channels_first_and_gaps(tmp_path):

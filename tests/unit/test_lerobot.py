@@ -75,11 +75,14 @@ def _write_mp4(path: Path, frames: list[np.ndarray]) -> None:
 
 
 def build_dataset(
-    root: Path, nan_at: int | None = None, drop_frames: int = 0
+    root: Path,
+    nan_at: int | None = None,
+    drop_frames: int = 0,
+    cameras: tuple[tuple[str, int], ...] = ((TOP, H), (SIDE, SIDE_W)),
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """A LeRobot-v3-shaped dataset at ``root``: all episodes in one data file and one MP4 per
-    camera. ``nan_at``: a NaN action at that global row; ``drop_frames``: frames cut off the
-    end of the top camera's video."""
+    camera (``cameras``: (feature name, frame width) pairs). ``nan_at``: a NaN action at that
+    global row; ``drop_frames``: frames cut off the end of the top camera's video."""
     traj = _trajectories()
     # data: one Parquet file holding every episode's rows
     cols: dict[str, list] = {
@@ -113,7 +116,7 @@ def build_dataset(
     data.parent.mkdir(parents=True)
     pq.write_table(table, data)
     # videos: per camera, every episode's frames back to back in one MP4
-    for key, width in ((TOP, H), (SIDE, SIDE_W)):
+    for key, width in cameras:
         frames = [_render(p, width) for s, _ in traj for p in s]
         if key == TOP and drop_frames:
             frames = frames[:-drop_frames]
@@ -129,7 +132,7 @@ def build_dataset(
         "dataset_from_index": starts,
         "dataset_to_index": [a + n for a, n in zip(starts, LENGTHS)],
     }
-    for key in (TOP, SIDE):
+    for key, _ in cameras:
         meta[f"videos/{key}/chunk_index"] = [0] * len(LENGTHS)
         meta[f"videos/{key}/file_index"] = [0] * len(LENGTHS)
         meta[f"videos/{key}/from_timestamp"] = [a / FPS for a in starts]
@@ -158,8 +161,7 @@ def build_dataset(
         "data_path": "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet",
         "video_path": "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4",
         "features": {
-            TOP: video_feature(H),
-            SIDE: video_feature(SIDE_W),
+            **{key: video_feature(width) for key, width in cameras},
             "observation.state": {"dtype": "float32", "shape": [2], "names": ["x", "y"]},
             "action": {"dtype": "float32", "shape": [2], "names": ["vx", "vy"]},
             "timestamp": {"dtype": "float32", "shape": [1], "names": None},
@@ -258,6 +260,30 @@ def test_unknown_camera_lists_choices(dataset, tmp_path):
         import_lerobot(root, tmp_path / "x.h5", camera="front")
     assert "\n" not in str(exc.value)
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_camera_short_names(tmp_path):
+    """lerobot/pusht names its camera ``observation.image``: ``--camera image`` picks it, as
+    ``--camera top`` picks ``observation.images.top``; a short name matching two is refused."""
+    root = tmp_path / "pusht_like"
+    traj = build_dataset(root, cameras=(("observation.image", H),))
+    out = import_lerobot(root, tmp_path / "img.h5", camera="image")
+    with EpisodeFile(out) as f:
+        assert f.attrs()["camera"] == "observation.image"
+        assert f.n_episodes == len(LENGTHS)
+        got = _centroids(f.episode(0)["pixels"])
+    np.testing.assert_allclose(got, _expected_centroids(traj[0][0], 64), atol=1.0)
+
+    both = tmp_path / "both"
+    build_dataset(both, cameras=(("observation.top", H), (TOP, H)))
+    with pytest.raises(DataError) as exc:
+        import_lerobot(both, tmp_path / "x.h5", camera="top")
+    text = str(exc.value)
+    assert "\n" not in text
+    assert "'observation.top'" in text and f"'{TOP}'" in text and "full name" in text
+    assert not (tmp_path / "x.h5").exists()
+    # the full names stay unambiguous
+    import_lerobot(both, tmp_path / "full.h5", camera="observation.top", episodes=[0])
 
 
 def test_unknown_columns_list_choices(dataset, tmp_path):

@@ -39,6 +39,7 @@ from physjepa.errors import DataError  # noqa: F401  (re-exported)
 from physjepa.fileio import cannot_write, make_parent
 
 FORMAT = "physjepa-episodes"
+HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf")
 FORMAT_VERSION = 1
 FRAME_COLUMNS = ("pixels", "action", "state", "proprio", "sensors")
 FLOAT_COLUMNS = ("action", "state", "proprio", "sensors")
@@ -189,6 +190,14 @@ class EpisodeWriter:
             self.close()
 
 
+def _import_hint(path: Path) -> str | None:
+    """For a recording physjepa imports (an .npz, a video, a LeRobot dataset, a table...) met
+    where an episode file belongs: what it is and the command that converts it; else None."""
+    from physjepa.data.importers import import_hint  # not at the top: importers build on this
+
+    return import_hint(path)
+
+
 class EpisodeFile:
     """Read-only, validated view of an episode file. Opening checks structure and lengths.
 
@@ -211,12 +220,22 @@ class EpisodeFile:
                 "file (.h5)"
             ) from None
         if not exists:
+            if self.path.suffix.lower() not in ("", *HDF5_SUFFIXES):
+                raise DataError(
+                    f"data file {self.path} not found; pass an episode file (.h5): 'physjepa "
+                    "convert' makes one of a recording, 'physjepa collect' in a built-in world"
+                )
             raise DataError(
                 f"data file {self.path} not found; create one with 'physjepa collect --out "
                 f"{self.path} ...'"
             )
         if is_dir:
-            raise DataError(f"{self.path} is a directory; pass an episode file (.h5)")
+            hint = _import_hint(self.path)
+            raise DataError(
+                f"{self.path} is a directory, not an episode file; {hint}"
+                if hint
+                else f"{self.path} is a directory; pass an episode file (.h5)"
+            )
         if not is_file:  # opening a pipe would block until something writes to it
             raise DataError(
                 f"{self.path} is not a regular file (a pipe, device or socket); pass an episode "
@@ -225,8 +244,11 @@ class EpisodeFile:
         try:
             self._f = h5py.File(self.path, "r")
         except _READ_ERRORS as e:
+            hint = _import_hint(self.path)
             raise DataError(
-                f"{self.path} is not a readable HDF5 file ({_short(e)}); re-create it with "
+                f"{self.path} is not an episode file (HDF5); {hint}"
+                if hint
+                else f"{self.path} is not a readable HDF5 file ({_short(e)}); re-create it with "
                 "'physjepa collect'"
             ) from None
         try:
@@ -246,9 +268,10 @@ class EpisodeFile:
         if isinstance(fmt, bytes):
             fmt = fmt.decode("utf-8", "replace")
         if fmt != FORMAT:
+            hint = _import_hint(p)
             raise DataError(
-                f"{p} is not a physjepa episode file (format attribute {_clip(fmt)}); convert it "
-                "or re-create it with 'physjepa collect'"
+                f"{p} is not a physjepa episode file (format attribute {_clip(fmt)}); "
+                + (hint or "convert it or re-create it with 'physjepa collect'")
             )
         raw_version = _plain(f.attrs.get("format_version", -1))
         version = _as_int(raw_version)
@@ -304,7 +327,7 @@ class EpisodeFile:
                         "re-create the file with 'physjepa collect'"
                     )
         for name, d in ds.items():
-            _check_stored(p, name, d)
+            check_stored(p, name, d)
         # The episode index: every episode at least one step, back to back, covering every row.
         rows = ds["action"].shape[0]
         if ds["ep_len"].shape != ds["ep_offset"].shape or ds["ep_len"].shape[0] == 0:
@@ -713,10 +736,12 @@ def _desc(d: h5py.Dataset) -> str:
     return f"{d.shape} {d.dtype}"
 
 
-def _check_stored(path: Path, name: str, d: h5py.Dataset) -> None:
+def check_stored(
+    path: Path, name: str, d: h5py.Dataset, fix: str = "re-create it with 'physjepa collect'"
+) -> None:
     """Every element of ``d`` was written to the file. Unwritten parts read as fill values: a
     file whose writer stopped midway, or one declaring sizes it does not hold (reading those
-    would allocate the declared size)."""
+    would allocate the declared size). ``fix``: what the message tells the user to do."""
     if d.shape is None or d.size == 0:
         return
     layout = d.id.get_create_plist().get_layout()
@@ -732,11 +757,10 @@ def _check_stored(path: Path, name: str, d: h5py.Dataset) -> None:
         return
     else:
         raise DataError(
-            f"{path}: column {name!r} is a virtual dataset, not stored in the file; re-create it "
-            "with 'physjepa collect'"
+            f"{path}: column {name!r} is a virtual dataset, not stored in the file; {fix}"
         )
     if have < need:
         raise DataError(
             f"{path}: column {name!r} declares shape {d.shape} but holds only {have} of its {need} "
-            f"{unit}; the file is incomplete or corrupt; re-create it with 'physjepa collect'"
+            f"{unit}; the file is incomplete or corrupt; {fix}"
         )

@@ -13,14 +13,14 @@ runs it. Importers and what they read:
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 from pathlib import Path
 from typing import Any
 
-from physjepa.data.episodes import FORMAT, DataError, EpisodeFile
+from physjepa.data.episodes import FORMAT, HDF5_SUFFIXES, DataError, EpisodeFile
 from physjepa.data.importers._common import VIDEO_SUFFIXES, check_paths
 
-HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf")
 IMPORTERS = ("lerobot", "video", "npz", "swm", "physjepa")
 #: The options each importer takes (besides src, out, overwrite), with their CLI flags.
 OPTIONS = {
@@ -78,6 +78,11 @@ def detect(src: str | os.PathLike) -> str:
             f"{src} is neither a LeRobot dataset (no meta/info.json) nor a folder of videos "
             f"({', '.join(VIDEO_SUFFIXES)}) or .npz files"
         )
+    if not src.is_file():  # opening a pipe would wait for a writer
+        raise DataError(
+            f"{src} is not a regular file (a pipe, device or socket); pass a LeRobot dataset, a "
+            "folder of videos, .npz episodes or an HDF5 file"
+        )
     suffix = src.suffix.lower()
     if suffix == ".npz":
         return "npz"
@@ -95,6 +100,46 @@ def detect(src: str | os.PathLike) -> str:
         f"cannot tell what {src} is; pass a LeRobot dataset directory, a folder of videos, "
         f".npz episodes or an HDF5 file (.h5)"
     )
+
+
+def import_hint(src: str | os.PathLike) -> str | None:
+    """What ``src`` is and the command that makes an episode file of it, when it is a recording
+    physjepa imports (``physjepa convert`` for what ``detect`` recognises, ``physjepa
+    import-table`` for a CSV or Parquet table); None when it is not (missing, an episode file,
+    unreadable or unknown). For messages that meet such a source where an episode file belongs.
+    """
+    from physjepa.data.tables import CSV_SUFFIXES, PARQUET_SUFFIXES
+
+    src = Path(src)
+    try:
+        table = src.is_file() and src.suffix.lower() in (*CSV_SUFFIXES, *PARQUET_SUFFIXES)
+        kind = "table" if table else detect(src)
+        if kind == "physjepa":
+            return None
+        name, out = _quote(src), _quote(_h5_name(src))
+    except (DataError, OSError, ValueError):
+        return None
+    if kind == "table":
+        return f"import a table with 'physjepa import-table {name} --out {out} --obs COLUMNS'"
+    return f"convert {DESCRIPTIONS[kind]} with 'physjepa convert {name} --to {out}'"
+
+
+def _quote(path: Path) -> str:
+    """``path`` as a shell word, in double quotes where it needs quoting (the message puts the
+    whole command in single quotes)."""
+    text = str(path)
+    if shlex.quote(text) == text:
+        return text
+    return f'"{text}"' if not any(c in text for c in '"$`\\') else shlex.quote(text)
+
+
+def _h5_name(src: Path) -> Path:
+    """An episode file name for the converted ``src``: beside it, never ``src`` itself."""
+    if not src.name:  # "." or "/"
+        src = src.resolve()
+    if src.suffix.lower() in HDF5_SUFFIXES:
+        return src.with_name(f"{src.stem}_episodes.h5")
+    return src.with_name(f"{src.stem if src.is_file() else src.name}.h5")
 
 
 def _detect_hdf5(src: Path) -> str:

@@ -27,6 +27,8 @@ def check_paths(src: Path, out: Path, overwrite: bool, what: str) -> None:
         raise DataError(f"cannot use {src} as {what} ({e})") from None
     if not exists:
         raise DataError(f"{src} not found; pass {what}")
+    if not (src.is_dir() or src.is_file()):  # opening a pipe would wait for a writer
+        raise DataError(f"{src} is not a regular file (a pipe, device or socket); pass {what}")
     if out.exists() and os.path.samefile(out, src):
         raise DataError(f"--to {out} is the source itself; choose another output file (.h5)")
     if out.exists() and out.is_dir():
@@ -90,3 +92,22 @@ def prefixed(where: str, e: DataError) -> DataError:
     """``e`` with ``where`` in front, unless its message already names it."""
     text = str(e)
     return e if text.startswith(where) else DataError(f"{where}: {text}")
+
+
+def as_fps(where: str, name: str, value) -> float:
+    """A recording's frame rate from ``value``: one positive finite number (a scalar, or an
+    array holding the same number throughout, e.g. one per step); 0 means unknown."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iuf" or arr.size == 0:
+        raise DataError(
+            f"{where}: {name!r} must be a number (frames per second), got {arr.dtype} "
+            f"shape {arr.shape}"
+        )
+    values = np.unique(arr.astype(np.float64))
+    if len(values) != 1 or not (np.isfinite(values[0]) and values[0] >= 0):
+        shown = ", ".join(f"{v:g}" for v in values[:3])
+        raise DataError(
+            f"{where}: {name!r} must be one finite number >= 0 (frames per second), got "
+            f"{shown}{', ...' if len(values) > 3 else ''}; store a single rate"
+        )
+    return float(values[0])

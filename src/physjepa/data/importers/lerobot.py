@@ -56,10 +56,11 @@ def import_lerobot(
 ) -> Path:
     """Write the LeRobot v3 dataset in folder ``src`` as an episode file at ``out``.
 
-    ``camera``: a video feature (``observation.images.top`` or just ``top``; default: the first
-    in ``info.json``). ``state`` / ``action``: feature names, a list or comma-separated
-    (default ``observation.state`` when present / ``action``). ``episodes``: the LeRobot
-    episode indices to import (default all), written in that order.
+    ``camera``: a video feature (``observation.images.top`` or just ``top``;
+    ``observation.image`` or just ``image``; default: the first in ``info.json``).
+    ``state`` / ``action``: feature names, a list or comma-separated (default
+    ``observation.state`` when present / ``action``). ``episodes``: the LeRobot episode
+    indices to import (default all), written in that order.
     """
     src, out = Path(src), Path(out)
     if isinstance(size, bool) or not isinstance(size, int | np.integer) or not 8 <= size <= 4096:
@@ -202,7 +203,7 @@ def _read_info(src: Path) -> dict[str, Any]:
         )
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
         text = " ".join(str(e).split())[:200]
         raise DataError(
             f"{path} is not readable JSON ({text}); download the dataset again"
@@ -266,8 +267,15 @@ def _pick_camera(
         return cams[0]
     if camera in cams:
         return camera
-    if f"observation.images.{camera}" in cams:
-        return f"observation.images.{camera}"
+    # a short name: ``top`` for observation.images.top, ``image`` for observation.image
+    found = [k for k in (f"observation.{camera}", f"observation.images.{camera}") if k in cams]
+    if len(found) > 1:
+        raise DataError(
+            f"{src}: --camera {camera!r} could mean {found[0]!r} or {found[1]!r}; pass the full "
+            "name"
+        )
+    if found:
+        return found[0]
     raise DataError(f"{src}: no camera {camera!r}; choose --camera from {cams}")
 
 
@@ -310,7 +318,7 @@ def _template(src: Path, info: dict[str, Any], key: str, default: str) -> str:
 def _fill(src: Path, key: str, tpl: str, chunk: int, file: int, video_key: str = "") -> Path:
     try:
         rel = tpl.format(chunk_index=chunk, file_index=file, video_key=video_key)
-    except (KeyError, IndexError, ValueError) as e:
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError) as e:
         raise DataError(
             f"{src / 'meta/info.json'}: cannot fill the {key!r} template {tpl!r} ({e!r}); a v3 "
             "template uses {chunk_index}, {file_index} (and {video_key})"
@@ -504,13 +512,23 @@ class _DataFile:
                 f"0..{length - 1} without gaps or repeats"
             )
         out = {"time": self.time[rows]}
+        bad = ~np.isfinite(out["time"])
+        if bad.any():
+            step = int(np.argmax(bad))
+            value = float(out["time"][step])
+            raise DataError(
+                f"{self.path}: episode {ep}, frame {step}: timestamp {value!r} is not a time; "
+                "the data is damaged: download the dataset again"
+            )
         for c, v in self.values.items():
             vals = v[rows]
-            bad = ~np.isfinite(vals.astype(np.float32))
+            with np.errstate(over="ignore"):  # too large for float32: refused just below
+                bad = ~np.isfinite(vals.astype(np.float32))
             if bad.any():
                 step = int(np.argmax(bad.any(axis=1)))
+                value = float(vals[bad][0])
                 raise DataError(
-                    f"{self.path}: episode {ep}, frame {step}, column {c!r}: {vals[bad][0]!r} is "
+                    f"{self.path}: episode {ep}, frame {step}, column {c!r}: {value!r} is "
                     "NaN, infinite or too large for float32; drop the episode with --episodes or "
                     "fix the data"
                 )

@@ -7,6 +7,8 @@ Arrays in each file (one row per step, the same T in each):
 - ``action`` (T, A) -- also ``actions``; a vector (T,) is one action channel. Without actions in
   every file: one zero action column and the attribute ``no_actions=1``
 - ``state``, ``proprio``, ``sensors`` (T, K), optional; a file needs frames or one of these
+- ``fps``, optional: the recording's frames per second (a scalar, or one value per step); the
+  episode file keeps it when every file that has one agrees (else 0: unknown)
 
 Files are read in name order, numbers compared as numbers (``ep2`` before ``ep10``). Every
 problem is one ``DataError`` naming the file and the array.
@@ -15,14 +17,17 @@ problem is one ``DataError`` naming the file and the array.
 from __future__ import annotations
 
 import json
+import math
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from physjepa.data.episodes import DataError, EpisodeWriter
 from physjepa.data.importers._common import (
+    as_fps,
     as_pixels,
     as_vectors,
     check_paths,
@@ -33,6 +38,7 @@ from physjepa.data.importers._common import (
 PIXEL_NAMES = ("pixels", "obs", "observation", "observations", "frames")
 ACTION_NAMES = ("action", "actions")
 VECTOR_NAMES = ("state", "proprio", "sensors")
+FPS_NAME = "fps"
 
 
 def npz_files(src: Path) -> list[Path]:
@@ -49,7 +55,8 @@ def npz_files(src: Path) -> list[Path]:
 
 
 def read_episode(path: Path) -> dict[str, np.ndarray]:
-    """One checked episode from ``path``: ``{column: array}`` (no ``action`` when it has none)."""
+    """One checked episode from ``path``: ``{column: array}`` (no ``action`` when it has none;
+    ``fps``, a float, when the file records its frame rate)."""
     try:
         is_zip = zipfile.is_zipfile(path)
     except OSError as e:
@@ -59,8 +66,11 @@ def read_episode(path: Path) -> dict[str, np.ndarray]:
             f"{path} is not a readable .npz file (not a zip archive); save it with np.savez"
         )
     try:
+        _check_declared_sizes(path)
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
+    except DataError:
+        raise
     except ValueError as e:
         if "allow_pickle" in str(e) or "pickle" in str(e).lower():
             raise DataError(
@@ -68,8 +78,13 @@ def read_episode(path: Path) -> dict[str, np.ndarray]:
                 "np.savez"
             ) from None
         raise DataError(f"{path} is not a readable .npz file ({e})") from None
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as e:
-        raise DataError(f"{path} is not a readable .npz file ({e})") from None
+    except (OSError, zipfile.BadZipFile, EOFError, KeyError, zlib.error, RuntimeError) as e:
+        # RuntimeError: an encrypted member, or zip features Python does not implement
+        text = " ".join(str(e).split())[:200] or type(e).__name__
+        raise DataError(
+            f"{path} is not a readable .npz file ({text}); the file is damaged: save it again "
+            "with np.savez"
+        ) from None
     pix = next((k for k in PIXEL_NAMES if k in arrays), None)
     act = next((k for k in ACTION_NAMES if k in arrays), None)
     vecs = [k for k in VECTOR_NAMES if k in arrays]
@@ -90,7 +105,35 @@ def read_episode(path: Path) -> dict[str, np.ndarray]:
         ep["action"] = as_vectors(str(path), act, arrays[act], rows)
     if rows == 0:
         raise DataError(f"{path}: the episode has no steps; drop the file")
+    if FPS_NAME in arrays:
+        ep[FPS_NAME] = as_fps(str(path), FPS_NAME, arrays[FPS_NAME])
     return ep
+
+
+def _check_declared_sizes(path: Path) -> None:
+    """Refuse a member whose .npy header declares more data than the member holds: a damaged
+    header would make numpy allocate the declared size (terabytes) before finding out."""
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            with zf.open(info) as fh:
+                try:
+                    version = np.lib.format.read_magic(fh)
+                except ValueError:
+                    continue  # not an array; np.load returns its bytes
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+                elif version == (2, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+                else:
+                    continue  # np.load checks what it reads
+                declared = math.prod(shape) * dtype.itemsize
+                held = info.file_size - fh.tell()
+            if not dtype.hasobject and declared > held:
+                name = info.filename.removesuffix(".npy")
+                raise DataError(
+                    f"{path}: {name!r} declares shape {shape} {dtype} ({declared} bytes) but "
+                    f"holds {held} bytes; the file is damaged: save it again with np.savez"
+                )
 
 
 def import_npz(src: str | os.PathLike, out: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -99,9 +142,11 @@ def import_npz(src: str | os.PathLike, out: str | os.PathLike, overwrite: bool =
     check_paths(src, out, overwrite, "an .npz file or a directory of them")
     files = npz_files(src)
     first_has_action = None
+    rates: list[float | None] = []
     with EpisodeWriter(out, {"world": "npz"}, overwrite=overwrite) as writer:
         for path in files:
             ep = read_episode(path)
+            rates.append(ep.pop(FPS_NAME, None))
             has_action = "action" in ep
             if first_has_action is None:
                 first_has_action = has_action
@@ -123,12 +168,19 @@ def import_npz(src: str | os.PathLike, out: str | os.PathLike, overwrite: bool =
                     "source": src.name,
                     "importer": "npz",
                     "files": [p.name for p in files][:1000],
+                    "fps": rates[:1000],
                 }
             ),
-            "fps": 0.0,
+            "fps": _common_rate(rates),
             "policy": "recorded",
         }
         if not first_has_action:
             attrs["no_actions"] = 1
         writer.set_attrs(attrs)
         return writer.close()
+
+
+def _common_rate(rates: list[float | None]) -> float:
+    """The frame rate the files agree on (files without one do not count), else 0: unknown."""
+    known = {r for r in rates if r}
+    return known.pop() if len(known) == 1 else 0.0

@@ -3,6 +3,11 @@
 or guarantees. Episodes are copied one by one through ``EpisodeWriter``: cast (floats to
 float32, frames to uint8; channels-first frames transposed), checked for NaN/inf, and written
 back to back. Other datasets in the source are left out (the summary names them).
+
+stable-worldmodel records the action of the reset step as NaN and moves it to the end of the
+episode (``action[t]`` follows ``pixels[t]``, as here; nothing follows the last frame). An
+episode's last action row that is all NaN is therefore written as zeros (``params_json``
+counts them in ``final_nan_actions``); NaN anywhere else is refused.
 """
 
 from __future__ import annotations
@@ -14,8 +19,14 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from physjepa.data.episodes import FRAME_COLUMNS, VECTOR_OBS, DataError, EpisodeWriter
-from physjepa.data.importers._common import as_pixels, as_vectors, check_paths
+from physjepa.data.episodes import (
+    FRAME_COLUMNS,
+    VECTOR_OBS,
+    DataError,
+    EpisodeWriter,
+    check_stored,
+)
+from physjepa.data.importers._common import as_fps, as_pixels, as_vectors, check_paths
 
 #: What h5py raises on a damaged or unreadable file.
 _H5_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError)
@@ -90,8 +101,11 @@ def _convert(f: h5py.File, src: Path, out: Path, overwrite: bool) -> Path:
             f"{src} has none of 'pixels', 'state', 'proprio', 'sensors': nothing to observe"
         )
     ds = {c: _dataset(f, src, c) for c in cols}
-    lens = _dataset(f, src, "ep_len")[()]
-    offs = _dataset(f, src, "ep_offset")[()]
+    index = {c: _dataset(f, src, c) for c in ("ep_len", "ep_offset")}
+    for name, d in (*ds.items(), *index.items()):  # declared sizes it does not hold: no reading
+        check_stored(src, name, d, fix="write it again with stable-worldmodel")
+    lens = index["ep_len"][()]
+    offs = index["ep_offset"][()]
     rows = {c: d.shape[0] if d.shape else 0 for c, d in ds.items()}
     if len(set(rows.values())) != 1:
         raise DataError(
@@ -102,25 +116,56 @@ def _convert(f: h5py.File, src: Path, out: Path, overwrite: bool) -> Path:
     episode_index(src, np.asarray(lens), np.asarray(offs), n_rows)
     skipped = sorted(k for k in f if k not in (*cols, "ep_offset", "ep_len"))
     attrs = {k: _attr(v) for k, v in f.attrs.items()}
-    fps = attrs.get("fps", 0.0)
-    fps = float(fps) if isinstance(fps, int | float) and 0 <= fps < np.inf else 0.0
+    fps = _fps(f, src)
     params = {"source": src.name, "importer": "swm", "skipped": skipped}
     params["source_attrs"] = {k: v for k, v in attrs.items() if _jsonable(v)}
+    final_nan = 0
     with EpisodeWriter(out, {"world": "swm"}, overwrite=overwrite) as writer:
         for e, (off, n) in enumerate(zip(offs.astype(np.int64), lens.astype(np.int64))):
             where = f"{src}: episode {e} (rows {int(off)}..{int(off + n - 1)})"
             ep = {}
             for c, d in ds.items():
                 block = d[int(off) : int(off + n)]
+                if c == "action" and _final_nan(block):
+                    block = np.array(block, copy=True)
+                    block[-1] = 0
+                    final_nan += 1
                 ep[c] = as_pixels(where, c, block) if c == "pixels" else as_vectors(where, c, block)
             if "action" not in ep:
                 ep["action"] = np.zeros((int(n), 1), np.float32)
             writer.append(ep)
+        params["final_nan_actions"] = final_nan
         extra = {"params_json": json.dumps(params), "fps": fps, "policy": "recorded"}
         if "action" not in ds:
             extra["no_actions"] = 1
         writer.set_attrs(extra)
         return writer.close()
+
+
+def _final_nan(block: np.ndarray) -> bool:
+    """Whether the episode's last action row is all NaN: stable-worldmodel's mark of 'no action
+    after the last frame'."""
+    return (
+        block.dtype.kind == "f"
+        and block.ndim in (1, 2)
+        and len(block) > 0
+        and bool(np.isnan(block[-1]).all())
+    )
+
+
+def _fps(f: h5py.File, src: Path) -> float:
+    """The file's ``fps`` attribute when it holds one usable rate, else 0 (unknown).
+
+    stable-worldmodel's own writer stores no attributes (an env's rate is in its class's
+    ``metadata['render_fps']``, and the file does not name the env), so this is for files that
+    carry one: written by other tools, or with the attribute added by hand.
+    """
+    if "fps" not in f.attrs:
+        return 0.0
+    try:
+        return as_fps(str(src), "fps", f.attrs["fps"])
+    except (DataError, *_H5_ERRORS):
+        return 0.0
 
 
 def _attr(v):
