@@ -200,7 +200,10 @@ SCALED: dict[str, tuple[dict, str]] = {
         "4 episodes x 30 steps",
     ),
     "physjepa train --data data/pend.h5 --out runs/pend": (DEBUG, "the debug preset"),
-    "physjepa plan runs/pend --episodes 20": ({"--episodes": "1"}, "1 episode of 20"),
+    "physjepa plan runs/pend --episodes 20 --param success_radius=0.2": (
+        {"--episodes": "1"},
+        "1 episode of 20",
+    ),
     "physjepa collect --world gym:MyEnv-v0 --gym-import my_package.envs --out data/my.h5": (
         {"--episodes": "2", "--steps": "20"},
         "2 episodes x 20 steps (my_package.envs: a module of the test registering MyEnv-v0)",

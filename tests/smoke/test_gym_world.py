@@ -357,12 +357,13 @@ def test_plan_a_model_trained_on_imported_data_in_its_env(tmp_path):
     assert cli("collect", "--world", "gym:Pendulum-v1", "--episodes", "4", "--steps", "20",
                "--out", "p.h5", "--image-size", "32", "--workers", "1",
                cwd=tmp_path).returncode == 0  # fmt: skip
-    (tmp_path / "npz").mkdir()
     with EpisodeFile(tmp_path / "p.h5") as f:
         for i in range(f.n_episodes):
             ep = f.episode(i)
-            np.savez(tmp_path / "npz" / f"ep{i}.npz", pixels=ep["pixels"], action=ep["action"],
-                     state=ep["state"])  # fmt: skip
+            for folder, fps in (("npz", 30.0), ("npz99", 99.0)):  # Pendulum steps at 30/s
+                (tmp_path / folder).mkdir(exist_ok=True)
+                np.savez(tmp_path / folder / f"ep{i}.npz", pixels=ep["pixels"],
+                         action=ep["action"], state=ep["state"], fps=fps)  # fmt: skip
     assert cli("convert", "npz", "--to", "imp.h5", cwd=tmp_path).returncode == 0
     assert train_cli("imp.h5", "train.steps=4", cwd=tmp_path).returncode == 0
     args = ["plan", "r", "--episodes", "2", "--set", "samples=8", "--set", "iterations=1",
@@ -382,3 +383,10 @@ def test_plan_a_model_trained_on_imported_data_in_its_env(tmp_path):
     assert "actions" in line and (tmp_path / "r" / "plan.json").read_bytes() == before
     # a built-in world is not an env to plan imported data in
     assert_one_line_error(cli(*args, "--world", "two-room", cwd=tmp_path), "plan", "two-room")
+    # data recorded at another rate (another frameskip): refused, naming both rates
+    assert cli("convert", "npz99", "--to", "imp99.h5", cwd=tmp_path).returncode == 0
+    assert train_cli("imp99.h5", "train.steps=2", out="r99", cwd=tmp_path).returncode == 0
+    line = assert_one_line_error(
+        cli(*args[:1], "r99", *args[2:], "--world", "gym:Pendulum-v1", cwd=tmp_path), "plan", "99"
+    )
+    assert "30" in line and not (tmp_path / "r99" / "plan.json").exists()
