@@ -324,6 +324,14 @@ def test_plan_flags_a_task_random_actions_solve_and_takes_success_params(tmp_pat
     assert plan["discriminating"] is (random_rate < 0.5)
     if random_rate >= 0.5:
         assert "does not tell a good model" in proc.stdout
+    # the report shows the flag (it reads plan.json as written)
+    from physjepa.report import write_report
+
+    for flag in (False, True):
+        plan["discriminating"] = flag
+        (tmp_path / "r" / "plan.json").write_text(json.dumps(plan))
+        html = write_report(tmp_path / "r").read_text()
+        assert ("Not discriminating" in html) is (not flag)
     assert_one_line_error(
         cli(*args, "--param", "gravity=3", cwd=tmp_path), "plan", "gravity"
     )  # an unknown world param: one line
