@@ -50,7 +50,10 @@ def test_smoke_run_writes_one_world_and_merges_the_others(tmp_path):
     assert "ms_per_plan" not in merged["metrics"]
     ms = sorted([40.0, run["model"]["ms_per_plan"]])
     assert merged["metrics"]["ms_per_plan_median"] == sum(ms) / 2
-    assert set(merged["runs"]) == {"reacher-s0", "two-room-s0"}
+    assert set(merged["runs"]) == {"reacher-s0", "two-room-s0", "two-room-quality-validation"}
+    val = merged["runs"]["two-room-quality-validation"]  # the budget checked off the test set
+    assert val["manifest_seed"] == 1 and val["request"]["episodes"] == 1
+    assert m["oracle_success_two_room_quality_validation"] == val["oracle"]["success_rate"]
 
 
 def test_smoke_refuses_to_write_the_committed_results(tmp_path):

@@ -91,7 +91,8 @@ def evaluate_planning(
     manifest: dict[str, Any] | None = None,
     progress: Callable[[str, int], None] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Plan through the manifest's first ``episodes`` episodes with the model and baselines.
+    """Plan through the manifest's first ``episodes`` episodes with the model and baselines
+    (``model=None``: the baselines alone, e.g. to check a planner budget on the oracle).
 
     ``world_name`` and ``trained_params``: the world the model was trained on and the params
     its data was collected with (checked against the manifest's). Returns (the plan.json
@@ -117,8 +118,8 @@ def evaluate_planning(
     world = make(world_name, image_size=m["image_size"], **m["params"])
     world.reset(seed=0)  # every episode then sets its own start state
     _check_same_world(world, trained_params or {})
-    obs_shape = tuple(model.spec.obs_shape)
-    if obs_shape != world.observation_space.shape:
+    obs_shape = tuple(model.spec.obs_shape) if model is not None else None
+    if model is not None and obs_shape != world.observation_space.shape:
         raise WorldError(
             f"the checkpoint was trained on observations of shape {obs_shape}, the manifest's "
             f"{world_name!r} renders {world.observation_space.shape}"
@@ -126,7 +127,7 @@ def evaluate_planning(
     raw = int(np.prod(world.action_space.shape))
     low = torch.as_tensor(np.tile(world.action_space.low, frameskip), dtype=torch.float32)
     high = torch.as_tensor(np.tile(world.action_space.high, frameskip), dtype=torch.float32)
-    if model.spec.action_dim != raw * frameskip:
+    if model is not None and model.spec.action_dim != raw * frameskip:
         raise WorldError(
             f"the checkpoint's action block is {model.spec.action_dim}, but {world_name!r} has "
             f"{raw}-d actions x frameskip {frameskip}; was it trained on another world?"
@@ -138,11 +139,11 @@ def evaluate_planning(
     budget = m["budget"]
     rows: dict[str, Any] = {}
     recorded: list[dict[str, Any]] = []
-    policies = {
-        "model": lambda e: WorldModelPolicy(
+    policies = {}
+    if model is not None:  # None: the baselines alone (a planner budget checked on the oracle)
+        policies["model"] = lambda e: WorldModelPolicy(
             model, make_planner(), frameskip, horizon, execute, objective, seed=seed
         )
-    }
     # the simulator gives no gradient: a gradient planner's oracle samples with CEM instead
     oracle_planner = planner if planner != "gd" else "cem"
     if "oracle" in baselines:
