@@ -45,6 +45,7 @@ from __future__ import annotations
 import importlib
 import math
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -291,8 +292,10 @@ class GymWorld(World):
         )
 
     def provenance(self) -> dict[str, Any]:
-        """How this env was rendered, for the data file's record."""
-        return {"mujoco_gl": self._gl, "frame": self.params["frame"]}
+        """How this env was rendered, for the data file's record (``mujoco_gl`` where the env
+        loaded mujoco)."""
+        gl = {"mujoco_gl": self._gl} if "mujoco" in sys.modules else {}
+        return {**gl, "frame": self.params["frame"]}
 
     # -- physics access ---------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:
