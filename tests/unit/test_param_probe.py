@@ -178,8 +178,10 @@ def test_the_probe_splits_by_episode():
     windows = np.arange(len(ep))  # each window its own group: episodes on both sides
     leaky = episode_probe(x, y, windows, rng.choice(len(ep), len(ep) // 4, replace=False))
     assert leaky["r2"] > 0.9  # so the split is what keeps the first number honest
-    with pytest.raises(UserError, match="at least 2 training and 1 held-out episode; found 1"):
-        episode_probe(x[:24], y[:24], ep[:24], np.array([1]))
+    with pytest.raises(UserError, match="at least 2 training and 2 held-out episodes; found 1"):
+        episode_probe(x[:36], y[:36], ep[:36], np.array([1, 2]))
+    with pytest.raises(UserError, match="found 2 and 1"):  # one held-out value: no R²
+        episode_probe(x[:36], y[:36], ep[:36], np.array([2]))
 
 
 def test_the_probe_reads_a_param_the_features_carry(tmp_path):

@@ -317,10 +317,11 @@ def episode_probe(
     ridge, and the counts."""
     is_test = np.isin(episode, test)
     train_eps = np.unique(episode[~is_test])
-    if len(train_eps) < 2 or not is_test.any():
+    test_eps = np.unique(episode[is_test])
+    if len(train_eps) < 2 or len(test_eps) < 2:  # one episode's target is one value: no R²
         raise UserError(
-            "the hidden-param probe needs windows in at least 2 training and 1 held-out "
-            f"episode; found {len(train_eps)} and {len(np.unique(episode[is_test]))}"
+            "the hidden-param probe needs windows in at least 2 training and 2 held-out "
+            f"episodes; found {len(train_eps)} and {len(test_eps)}"
         )
     folds = min(folds, len(train_eps))
     fold_of = dict(zip(train_eps, np.arange(len(train_eps)) % folds))
@@ -338,7 +339,7 @@ def episode_probe(
         "n_train": int((~is_test).sum()),
         "n_test": int(is_test.sum()),
         "episodes_train": int(len(train_eps)),
-        "episodes_test": int(len(np.unique(episode[is_test]))),
+        "episodes_test": int(len(test_eps)),
     }
 
 
