@@ -10,7 +10,8 @@ tell possible from impossible ones?
    probes on held-out training episodes.
 
 Writes benchmarks/results/voe.json (metrics pairwise_<property>_id/_ood, auroc_<property>_id,
-untrained_pairwise_mean, pixel_pairwise_mean, probe_r2_position, probe_r2_velocity, ...).
+untrained_pairwise_mean, pixel_pairwise_mean, probe_r2_position, probe_r2_velocity,
+probe_r2_param_<gravity|restitution|friction|mass> (16-frame context) and _ctx8, ...).
 
     python benchmarks/voe.py            # ~20 minutes on 2 CPU cores
     python benchmarks/voe.py --reuse    # reuse benchmarks/work/voe's data, run and voe.json
@@ -198,7 +199,9 @@ def main() -> None:
         "same run on the same pairs: untrained (5 inits, "
         "mean; std in untrained_pairwise_std), pixel next-frame predictor, state oracle. Probes: "
         "held-out 20% of the training episodes, frames with the ball wholly in view; params "
-        "probes read 8 frames."
+        "probes from per-frame latents read 8 frames (probe_r2_param_<p>_latents); the hidden "
+        "params (probe_r2_param_<p>, _ctx8) are read from the predictor's states over 16- and "
+        "8-frame windows centred on a flight, bounce, slide or push (metrics/params.py)."
     )
     if a.smoke:
         notes = (

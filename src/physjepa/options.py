@@ -356,6 +356,12 @@ class EvalOptions(Options):
         None, "episode file of the run's world (default: the run's own)", data_file
     )
     no_viewer: bool = opt(False, "skip the decoded-rollout strip")
+    param_probe: bool = opt(
+        False,
+        "also probe the hidden params a ball-drop run's data varies (gravity, restitution, "
+        "friction, mass) from the predictor's context over 8- and 16-frame windows that "
+        "show them (a flight, a bounce, a slide, a push)",
+    )
     device: str = opt("cpu", DEVICE_HELP, device)
 
 

@@ -103,6 +103,16 @@ class Predictor(nn.Module):
 
     def forward(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """z (B, T, D), a (B, T, A) -> predicted next embeddings (B, T, D)."""
+        x, c = self._last_layer(z, a)
+        shift, scale = self.ada_out(c).chunk(2, dim=-1)
+        return z + self.out(_modulate(self.norm(x), shift, scale))  # (B, T, D)
+
+    def states(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """The last block's output, the residual stream the prediction is read from:
+        z (B, T, D), a (B, T, A) -> (B, T, D); position t has seen frames <= t only."""
+        return self._last_layer(z, a)[0]
+
+    def _last_layer(self, z: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         t = z.shape[1]
         if t > self.max_len:
             raise ValueError(f"predictor context {t} exceeds its maximum {self.max_len}")
@@ -110,8 +120,7 @@ class Predictor(nn.Module):
         x = z + self.pos[:, :t] + self.action_in(a)
         for blk in self.blocks:
             x = blk(x, c)
-        shift, scale = self.ada_out(c).chunk(2, dim=-1)
-        return z + self.out(_modulate(self.norm(x), shift, scale))  # (B, T, D)
+        return x, c  # (B, T, D) each
 
     def condition(self, a: torch.Tensor) -> list[torch.Tensor]:
         """Everything the action tokens a (B, T, A) contribute, computed once: [action_in,
@@ -223,13 +232,22 @@ class TokenPredictor(nn.Module):
     def forward(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """z (B, T, tokens * dim), a (B, T, A) -> predicted next latents (B, T, tokens * dim)."""
         b, t = z.shape[:2]
-        c = F.silu(self.action_mlp(a))  # (B, T, dim)
-        x = self._tokens_in(z, self.action_in(a))  # (B, T, tokens, dim)
-        mask = self._mask(t, x)
-        for blk in self.blocks:
-            x = _token_block(blk, x, blk.ada(c), mask, last_only=False)
+        x, c = self._last_layer(z, a)
         shift, scale = self.ada_out(c)[:, :, None].chunk(2, dim=-1)  # (B, T, 1, dim)
         return z + self.out(_modulate(self.norm(x), shift, scale)).reshape(b, t, -1)
+
+    def states(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """The last block's output tokens, concatenated per frame: z (B, T, tokens * dim),
+        a (B, T, A) -> (B, T, tokens * dim) (see :meth:`Predictor.states`)."""
+        return self._last_layer(z, a)[0].flatten(2)
+
+    def _last_layer(self, z: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        c = F.silu(self.action_mlp(a))  # (B, T, dim)
+        x = self._tokens_in(z, self.action_in(a))  # (B, T, tokens, dim)
+        mask = self._mask(z.shape[1], x)
+        for blk in self.blocks:
+            x = _token_block(blk, x, blk.ada(c), mask, last_only=False)
+        return x, c  # (B, T, tokens, dim), (B, T, dim)
 
     def condition(self, a: torch.Tensor) -> list[torch.Tensor]:
         """The action terms of every frame, computed once (see :meth:`Predictor.condition`)."""

@@ -5,6 +5,8 @@ Contract (DESIGN.md):
 - ``encode(obs (B, T, ...)) -> z (B, T, D)``
 - ``predict(z (B, H, D), a (B, H, A)) -> z_next (B, D)``
 - ``rollout(z_hist (B, H, D), actions (B, S, T, A)) -> z (B, S, T, D)``
+- ``context_states(z (B, T, D), a (B, T, A)) -> (B, T, F)``: the predictor's state at each
+  frame (what the hidden-param probes read, :mod:`physjepa.metrics.params`)
 
 ``A`` is the action *block* size (frameskip x raw action size). With a token latent
 (``model.latent='tokens'``) ``D`` is ``tokens x dim``, the frame's patch tokens concatenated,
@@ -70,6 +72,27 @@ class WorldModel(nn.Module):
     def predict(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """z (B, H, D) history, a (B, H, A) action after each -> next embedding (B, D)."""
         return self.predictor(z[:, -self.history :], a[:, -self.history :])[:, -1]
+
+    def context_states(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """The predictor's state at every frame of a sequence of any length: z (B, T, D),
+        a (B, T, A) -> (B, T, F) (F = D; ``tokens x dim`` with a token latent).
+
+        Position t holds the last block's output at frame t (what the prediction of frame
+        t+1 is read from) with the context the model was trained on: frames
+        ``max(0, t - history + 1) .. t`` and their actions. The predictor's learned positions
+        stop at ``history``, so a longer sequence is covered by sliding that context along
+        it, one window per frame, never by positions it was not trained on."""
+        h, t = self.history, z.shape[1]
+        first = self.predictor.states(z[:, :h], a[:, :h])  # (B, min(T, h), F)
+        if t <= h:
+            return first
+        b = z.shape[0]
+        zs = z.unfold(1, h, 1)[:, 1:].transpose(-1, -2)  # (B, T-h, h, D): windows ending at h..
+        acts = a.unfold(1, h, 1)[:, 1:].transpose(-1, -2)  # (B, T-h, h, A)
+        last = self.predictor.states(
+            zs.reshape(b * (t - h), h, -1), acts.reshape(b * (t - h), h, -1)
+        )[:, -1]  # (B*(T-h), F)
+        return torch.cat([first, last.view(b, t - h, -1)], dim=1)  # (B, T, F)
 
     def rollout(
         self, z_hist: torch.Tensor, actions: torch.Tensor, past_actions: torch.Tensor | None = None

@@ -1,4 +1,5 @@
-"""``physjepa eval``: rollout error against horizon, linear probes, collapse diagnostics."""
+"""``physjepa eval``: rollout error against horizon, linear probes, collapse diagnostics,
+and (``--param-probe``) hidden params read from the predictor's context."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch
 from physjepa.data.episodes import EpisodeFile, split_episodes
 from physjepa.device import resolve_device
 from physjepa.heads.viewer import rollout_strip, train_decoder
+from physjepa.metrics.params import hidden_params, param_metrics, param_probe
 from physjepa.metrics.probe import collapse_stats, linear_probe
 from physjepa.metrics.rollout import encode_episodes, rollout_error
 from physjepa.metrics.visibility import latent_visibility
@@ -27,11 +29,14 @@ def evaluate(
     device = device or resolve_device(opts.device, "--device")
     run = Run.open(opts.run)
     cfg = run.config
-    model = run.load_model(device)
     data_path = opts.data or run.data.path
     obs_key = run.data.obs_key
     with EpisodeFile(data_path) as file:
         run.check_data(file)
+        if opts.param_probe:  # before the model loads: data without such params says so now
+            hidden_params(file.world, file.state_spec)
+        world, world_params = file.world, file.params
+        model = run.load_model(device)
         train_eps, val_eps = split_episodes(file.n_episodes, cfg.data.val_fraction)
         train_eps = train_eps[:max_train_episodes]
         enc_train = encode_episodes(model, file, train_eps, cfg.data.frameskip, obs_key, device)
@@ -62,6 +67,19 @@ def evaluate(
         "eval/effective_rank": result["collapse"]["effective_rank"],
     }
     metrics.update({f"eval/probe_r2_{k}": v for k, v in result["probe"]["linear"].items()})
+    if opts.param_probe:
+        pp = param_probe(
+            model,
+            enc_train,
+            enc_val,
+            state_spec,
+            world_params,
+            world,
+            cfg.data.frameskip,
+            device=device,
+        )
+        result["param_probe"] = pp
+        metrics.update(param_metrics(pp, "eval/probe_r2_param_"))
     result["visibility"], result["visibility_note"] = visibility(run, model)
     for name, v in (result["visibility"] or {}).items():
         metrics[f"eval/visibility_{name}"] = v["visibility"]
@@ -99,6 +117,22 @@ def format_table(result: dict) -> str:
     lines.append(f"linear probe R² on held-out episodes ({result['probe'].get('features', '')})")
     for k, v in result["probe"]["linear"].items():
         lines.append(f"  {k:<20} {v:7.3f}")
+    pp = result.get("param_probe")
+    if pp:
+        lengths = sorted(pp["context"], key=int)
+        lines.append(
+            "hidden params: linear probe R² on held-out episodes, from the predictor's context "
+            "(the per-frame latents of the same windows in brackets)"
+        )
+        lines.append(
+            f"  {'param':<12} {'event':<7}" + "".join(f"{n + ' frames':>20}" for n in lengths)
+        )
+        for name in pp["context"][lengths[0]]:
+            cells = "".join(
+                f"{pp['context'][n][name]['r2']:9.3f} ({pp['latents'][n][name]['r2']:6.3f}) "
+                for n in lengths
+            )
+            lines.append(f"  {name:<12} {pp['events'][name]:<7}{cells}")
     if result.get("visibility"):
         lines.append(
             "latent visibility (latent distance of a move ÷ the reference's; 1 = as visible)"

@@ -51,6 +51,7 @@ from physjepa.data.voe_pairs import (
 from physjepa.data.windows import WindowDataset
 from physjepa.device import resolve_device
 from physjepa.errors import UserError
+from physjepa.metrics.params import HIDDEN, param_metrics, param_probe
 from physjepa.metrics.probe import linear_probe, mlp_probe
 from physjepa.metrics.rollout import EncodedEpisode, encode_episodes
 from physjepa.metrics.surprise import auroc, latent_surprise, model_steps, pairwise_accuracy
@@ -137,10 +138,12 @@ def probes(model, cfg, data_path: str, params: dict, device: str = "cpu") -> dic
     """Linear and MLP probes from latents to every state variable (positions and velocities
     from ``eval.probe_window`` frames, physical params from :data:`PARAM_WINDOW` frames), fit
     on training episodes, R² on held-out ones, on frames where the ball is wholly in view
-    (the linear probe also on all frames, the hidden ball included)."""
+    (the linear probe also on all frames, the hidden ball included); and the hidden params
+    from the predictor's context over windows that show them
+    (:func:`physjepa.metrics.params.param_probe`), under ``params_context``."""
     with EpisodeFile(data_path) as file:
         train_eps, val_eps = split_episodes(file.n_episodes, cfg.data.val_fraction)
-        spec = file.state_spec
+        spec, world, world_params = file.state_spec, file.world, file.params
         enc_tr = encode_episodes(model, file, train_eps[:200], cfg.data.frameskip, "pixels", device)
         enc_va = encode_episodes(model, file, val_eps, cfg.data.frameskip, "pixels", device)
     if not spec:
@@ -170,6 +173,10 @@ def probes(model, cfg, data_path: str, params: dict, device: str = "cpu") -> dic
         out["params_window"] = PARAM_WINDOW
         out["params_linear"] = {k: plin[k] for k in param_keys}
         out["params_mlp"] = {k: pmlp[k] for k in param_keys}
+    if any(k in HIDDEN for k in param_keys):
+        out["params_context"] = param_probe(
+            model, enc_tr, enc_va, spec, world_params, world, cfg.data.frameskip, device=device
+        )
     return out
 
 
@@ -450,9 +457,11 @@ def run_voe(
             for kind, suffix in (("linear", ""), ("mlp", "_mlp")):
                 if quantity in pr.get(kind, {}):
                     metrics[f"probe_r2_{key}{suffix}"] = pr[kind][quantity]
-        for name, v in pr.get("params_linear", {}).items():
-            metrics[f"probe_r2_param_{name}"] = v
-            metrics[f"probe_r2_param_{name}_mlp"] = pr["params_mlp"][name]
+        for name, v in pr.get("params_linear", {}).items():  # from per-frame latents
+            metrics[f"probe_r2_param_{name}_latents"] = v
+            metrics[f"probe_r2_param_{name}_latents_mlp"] = pr["params_mlp"][name]
+        if "params_context" in pr:  # the hidden ones from the predictor's context
+            metrics.update(param_metrics(pr["params_context"], "probe_r2_param_"))
     out["seconds"] = round(time.time() - t_start, 1)
     run.write_result("voe.json", out)
     return out
@@ -520,16 +529,29 @@ def format_table(res: dict) -> str:
             f"{m['probe_r2_velocity_mlp']:.3f}"
         )
         params = [
-            k[len("probe_r2_param_") :]
+            k[len("probe_r2_param_") : -len("_latents")]
             for k in m
-            if k.startswith("probe_r2_param_") and not k.endswith("_mlp")
-        ]
+            if k.startswith("probe_r2_param_") and k.endswith("_latents")
+            and not k.endswith("_event_latents")
+        ]  # fmt: skip
         if params:
             lines.append(
-                "params R² (linear / MLP): "
+                f"params R² from per-frame latents ({PARAM_WINDOW} frames, linear / MLP): "
                 + ", ".join(
-                    f"{p} {m[f'probe_r2_param_{p}']:.2f} / {m[f'probe_r2_param_{p}_mlp']:.2f}"
+                    f"{p} {m[f'probe_r2_param_{p}_latents']:.2f} / "
+                    f"{m[f'probe_r2_param_{p}_latents_mlp']:.2f}"
                     for p in params
+                )
+            )
+        hidden = [p for p in HIDDEN if f"probe_r2_param_{p}" in m]
+        if hidden:
+            lines.append(
+                "hidden params R² from the predictor's context over event windows (16 / 8 "
+                "frames; per-frame latents of the 16-frame windows): "
+                + ", ".join(
+                    f"{p} {m[f'probe_r2_param_{p}']:.2f} / {m[f'probe_r2_param_{p}_ctx8']:.2f}"
+                    f" ({m[f'probe_r2_param_{p}_event_latents']:.2f})"
+                    for p in hidden
                 )
             )
     return "\n".join(lines)
