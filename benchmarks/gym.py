@@ -61,6 +61,7 @@ class Task:
     steps: int
     success: tuple[str, ...]  # plan --param: what success means (chosen on validation)
     world: tuple[tuple[str, object], ...] = ()  # collect params (the env's own kwargs)
+    overrides: tuple[str, ...] = ()  # config overrides of this env's training (and why: TASKS)
 
 
 TASKS = {
@@ -112,7 +113,9 @@ def bench_env(task: Task, work: Path, sizes: Sizes) -> dict:
         collect(world, data, episodes, steps, "random", seed=0, params=dict(task.world), workers=2)
     collect_s = time.perf_counter() - start
     run = work / key
-    cfg = load_preset(sizes.preset, [f"data.frameskip={task.frameskip}", *sizes.overrides])
+    cfg = load_preset(
+        sizes.preset, [f"data.frameskip={task.frameskip}", *task.overrides, *sizes.overrides]
+    )
     done = (run / "model.safetensors").exists() and Run.open(run).config == cfg
     train_s = 0.0
     if not done:
@@ -136,6 +139,7 @@ def bench_env(task: Task, work: Path, sizes: Sizes) -> dict:
     return {
         "world": world,
         "frameskip": task.frameskip,
+        "overrides": list(task.overrides),
         "data": {"episodes": episodes, "steps": steps, "policy": "random", "seed": 0},
         "success_rule": res["success"],
         "discriminating": res.get("discriminating"),
