@@ -196,6 +196,8 @@ def main() -> None:
         "minutes_total: the envs' collect + train + plan minutes (a reused run counts 0 "
         "training minutes; each env's own minutes are in envs)."
     )
+    if a.smoke:
+        notes = "SMOKE RUN (tiny sizes; not a result). " + notes
     write_result("gym", metrics, notes, {"envs": envs}, out=out)
 
 
