@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 
-import av  # noqa: E402  (a core dependency: a broken install must fail, not skip)
 import h5py
 import numpy as np
 import pytest
+from videos import write_video
 
 from physjepa.data.episodes import DataError, EpisodeFile, EpisodeWriter
 from physjepa.data.importers import convert, detect
@@ -25,19 +25,6 @@ def moving_square(n: int, h: int, w: int, speed: int = 2) -> np.ndarray:
         x = (speed * t) % (w - 10)
         frames[t, h // 2 - 6 : h // 2 + 6, x : x + 10] = 255
     return frames
-
-
-def write_video(path, frames: np.ndarray, fps: int = 10) -> None:
-    """Encode ``frames`` (T, H, W, 3) as a video with PyAV (mpeg4, yuv420p)."""
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("mpeg4", rate=fps)
-        s.height, s.width = frames.shape[1:3]
-        s.pix_fmt = "yuv420p"
-        for img in frames:
-            for packet in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                c.mux(packet)
-        for packet in s.encode():
-            c.mux(packet)
 
 
 def write_csv(path, rows: np.ndarray, names=("fx", "fy")) -> None:

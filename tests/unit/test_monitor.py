@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 
-import av  # a core dependency: a broken install must fail, not skip
 import numpy as np
 import pytest
 from clitools import assert_one_line_error, cli, train_cli
+from videos import write_video
 
 from physjepa.data.episodes import EpisodeFile
 from physjepa.recipes.monitor import MonitorRecord
@@ -90,17 +90,6 @@ def test_monitor_save_writes_the_alerts_it_emitted_and_the_trace(tmp_path, copy_
 
 
 # -- a video as the source ---------------------------------------------------------------------
-def write_video(path, frames: np.ndarray, fps: int = 10) -> None:
-    """Encode ``frames`` (T, H, W, 3) as an MP4 with PyAV (mpeg4, yuv420p)."""
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("mpeg4", rate=fps)
-        s.height, s.width = frames.shape[1:3]
-        s.pix_fmt = "yuv420p"
-        for img in frames:
-            for packet in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                c.mux(packet)
-        for packet in s.encode():
-            c.mux(packet)
 
 
 @pytest.fixture
