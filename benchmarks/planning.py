@@ -18,7 +18,11 @@ The oracle and random baselines do not depend on the training seed, so they run 
 the seed-0 run, as does the latent visibility of every state variable the world lists
 (``physjepa.metrics.visibility``). Each world's numbers go to ``planning-<world>.json``;
 ``planning.json`` merges every per-world file in the results directory with the worlds it
-already held, so a long run can be split across sessions. Work goes to ``<work-dir>``
+already held. Each finished training seed also leaves its numbers in
+``planning-parts/<world>-s<seed>.json`` beside the results (committed, with the protocol
+they were measured under), and a later run of the same protocol reuses them without the
+checkpoint: a world's seeds can be split across sessions on fresh machines
+(``--seeds 0`` in one, ``--seeds 0,1,2`` in the next). Work goes to ``<work-dir>``
 (benchmarks/work/planning/ by default); a finished run, data file or plan there is reused.
 """
 
@@ -180,10 +184,11 @@ def quality_plan(run: Path, episodes: int, settings: dict, baselines: tuple) -> 
     return res
 
 
-def validation_oracle(world: str, work: Path, sizes: Sizes) -> dict:
+def validation_oracle(world: str, parts: Path, sizes: Sizes) -> dict:
     """The oracle at the quality budget on ``sizes.validation_episodes`` episodes of a
-    validation manifest (no model): the check that chose the budget, off the test set."""
-    path = work / f"{world}-quality-validation.json"
+    validation manifest (no model): the check that chose the budget, off the test set. Kept
+    in ``parts`` (committed), so a later session need not re-run it."""
+    path = parts / f"{world}-quality-validation.json"
     request = {"episodes": sizes.validation_episodes, "quality": sizes.quality}
     if path.exists():
         res = json.loads(path.read_text())
@@ -222,65 +227,126 @@ def validation_oracle(world: str, work: Path, sizes: Sizes) -> dict:
         "oracle": _row(res["results"]["oracle"]),
         "minutes": round((time.perf_counter() - start) / 60, 2),
     }
+    parts.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(res, indent=2) + "\n")
     return res
 
 
-def bench_world(
-    world: str, seeds: list[int], quality_seeds: list[int], work: Path, sizes: Sizes, extra: list
-):
-    """(metrics, runs) of one world; the quality budget runs on the ``quality_seeds`` runs."""
+def protocol(world: str, seed: int, quality: bool, sizes: Sizes, extra: list[str]) -> dict:
+    """Everything a seed's numbers depend on but the code: a finished part is reused only
+    when this matches exactly."""
+    return {
+        "world": world,
+        "seed": seed,
+        "overrides": run_overrides(world, seed, sizes, extra),
+        "data": {"episodes": sizes.episodes, "steps": sizes.steps, "policy": POLICY},
+        "plan": {"episodes": sizes.plan_episodes, "planner": PLANNER, "horizon": HORIZON},
+        "manifest_sha256": load_manifest(world)["sha256"],
+        "quality": sizes.quality if quality else None,
+        "visibility_starts": sizes.visibility_starts if seed == 0 else None,
+    }
+
+
+def seed_part(
+    world: str,
+    seed: int,
+    quality_seeds: list[int],
+    work: Path,
+    parts: Path,
+    sizes: Sizes,
+    extra: list,
+) -> dict:
+    """One training seed's numbers: ``parts/<world>-s<seed>.json`` if a finished one of this
+    exact protocol exists (a new machine starts without the runs, not without these), else
+    train, plan and write it. The quality budget runs on ``quality_seeds``; the baselines
+    and the visibility on seed 0."""
     key = world.replace("-", "_")
+    want = protocol(world, seed, seed in quality_seeds, sizes, extra)
+    path = parts / f"{world}-s{seed}.json"
+    if path.exists():
+        part = json.loads(path.read_text())
+        if part.get("protocol") == want:
+            print(f"reusing {path.name}", flush=True)
+            return part
     data = data_file(world, work, sizes)
+    run, train_s = trained_run(world, seed, data, work, sizes, extra)
+    baselines = ("oracle", "random") if seed == 0 else ()
+    res = cached_plan(run / "plan.json", run, sizes.plan_episodes, {}, baselines)
+    if res is None:
+        print(f"planning {run.name}", flush=True)
+        opts = PlanOptions(
+            run=str(run),
+            episodes=sizes.plan_episodes,
+            seed=0,
+            planner=PLANNER,
+            baselines=",".join(baselines),
+        )
+        res = plan_run(opts)
+    rows = res["results"]
+    metrics: dict[str, float] = {}
+    rows_q, planner_q = {}, None
+    if seed in quality_seeds:
+        oracle = ("oracle",) if seed == quality_seeds[0] else ()
+        res_q = quality_plan(run, sizes.plan_episodes, sizes.quality, oracle)
+        rows_q, planner_q = res_q["results"], res_q["planner"]
+    for base in baselines:
+        metrics[f"{base}_success_{key}"] = rows[base]["success_rate"]
+    if "oracle" in rows_q:
+        metrics[f"oracle_success_{key}_quality"] = rows_q["oracle"]["success_rate"]
+    entry = {
+        "checkpoint_sha256": res["checkpoint_sha256"],
+        "train_minutes": round(train_s / 60, 2),
+        "overrides": run_overrides(world, seed, sizes, extra),
+        "manifest": res["manifest"],
+        "planner": res["planner"],
+        "planner_quality": planner_q,
+        **{name: _row(r) for name, r in rows.items()},
+        **{f"{name}_quality": _row(r) for name, r in rows_q.items()},
+    }
+    if seed == 0:
+        vis = visibility_of_run(run, starts=sizes.visibility_starts)
+        entry["visibility"] = vis
+        for name, v in vis.items():
+            metrics[f"visibility_{key}_{name}"] = v["visibility"]
+    part = {
+        "protocol": want,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "run": run.name,
+        "success": rows["model"]["success_rate"],
+        "success_quality": rows_q["model"]["success_rate"] if rows_q else None,
+        "metrics": metrics,
+        "entry": entry,
+    }
+    parts.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(part, indent=2) + "\n")
+    print(json.dumps(entry), flush=True)
+    return part
+
+
+def bench_world(
+    world: str,
+    seeds: list[int],
+    quality_seeds: list[int],
+    work: Path,
+    parts: Path,
+    sizes: Sizes,
+    extra: list,
+):
+    """(metrics, runs) of one world, from one part per training seed (:func:`seed_part`)."""
+    key = world.replace("-", "_")
     metrics: dict[str, float] = {}
     runs: dict[str, dict] = {}
-    val = validation_oracle(world, work, sizes)
+    val = validation_oracle(world, parts, sizes)
     metrics[f"oracle_success_{key}_quality_validation"] = val["oracle"]["success_rate"]
     runs[f"{world}-quality-validation"] = val
     rates, rates_q = [], []
     for seed in seeds:
-        run, train_s = trained_run(world, seed, data, work, sizes, extra)
-        baselines = ("oracle", "random") if seed == 0 else ()
-        res = cached_plan(run / "plan.json", run, sizes.plan_episodes, {}, baselines)
-        if res is None:
-            print(f"planning {run.name}", flush=True)
-            opts = PlanOptions(
-                run=str(run),
-                episodes=sizes.plan_episodes,
-                seed=0,
-                planner=PLANNER,
-                baselines=",".join(baselines),
-            )
-            res = plan_run(opts)
-        rows = res["results"]
-        rates.append(rows["model"]["success_rate"])
-        rows_q, planner_q = {}, None
-        if seed in quality_seeds:
-            oracle = ("oracle",) if seed == quality_seeds[0] else ()
-            res_q = quality_plan(run, sizes.plan_episodes, sizes.quality, oracle)
-            rows_q, planner_q = res_q["results"], res_q["planner"]
-            rates_q.append(rows_q["model"]["success_rate"])
-        for base in baselines:
-            metrics[f"{base}_success_{key}"] = rows[base]["success_rate"]
-        if "oracle" in rows_q:
-            metrics[f"oracle_success_{key}_quality"] = rows_q["oracle"]["success_rate"]
-        entry = {
-            "checkpoint_sha256": res["checkpoint_sha256"],
-            "train_minutes": round(train_s / 60, 2),
-            "overrides": run_overrides(world, seed, sizes, extra),
-            "manifest": res["manifest"],
-            "planner": res["planner"],
-            "planner_quality": planner_q,
-            **{name: _row(r) for name, r in rows.items()},
-            **{f"{name}_quality": _row(r) for name, r in rows_q.items()},
-        }
-        if seed == 0:
-            vis = visibility_of_run(run, starts=sizes.visibility_starts)
-            entry["visibility"] = vis
-            for name, v in vis.items():
-                metrics[f"visibility_{key}_{name}"] = v["visibility"]
-        runs[run.name] = entry
-        print(json.dumps(entry), flush=True)
+        part = seed_part(world, seed, quality_seeds, work, parts, sizes, extra)
+        rates.append(part["success"])
+        if part["success_quality"] is not None:
+            rates_q.append(part["success_quality"])
+        metrics.update(part["metrics"])
+        runs[part["run"]] = part["entry"]
     metrics[f"success_{key}"] = float(np.mean(rates))
     metrics[f"success_{key}_std"] = float(np.std(rates))
     if rates_q:
@@ -377,7 +443,8 @@ def main() -> None:
     )
     for world in a.world or WORLDS:
         start = time.perf_counter()
-        metrics, runs = bench_world(world, seeds, quality_seeds, work, sizes, a.override)
+        parts = a.out_dir / "planning-parts"
+        metrics, runs = bench_world(world, seeds, quality_seeds, work, parts, sizes, a.override)
         minutes = round((time.perf_counter() - start) / 60, 1)
         write(a.out_dir, f"planning-{world}", metrics, notes, {"runs": runs, "minutes": minutes})
         path = merge(a.out_dir, notes)

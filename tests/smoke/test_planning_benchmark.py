@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,22 @@ def test_smoke_run_writes_one_world_and_merges_the_others(tmp_path):
     val = merged["runs"]["two-room-quality-validation"]  # the budget checked off the test set
     assert val["manifest_seed"] == 1 and val["request"]["episodes"] == 1
     assert m["oracle_success_two_room_quality_validation"] == val["oracle"]["success_rate"]
+
+    # a fresh machine (no work dir) with the committed parts: nothing is trained or planned
+    saved = json.loads((out / "planning-parts" / "two-room-s0.json").read_text())
+    assert saved["protocol"]["seed"] == 0 and saved["success"] == m["success_two_room"]
+    shutil.rmtree(tmp_path / "work")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "reusing two-room-s0.json" in proc.stdout and "training" not in proc.stdout
+    assert not (tmp_path / "work" / "two-room-s0").exists()
+    again = json.loads((out / "planning-two-room.json").read_text())
+    assert again["metrics"] == m and again["runs"] == part["runs"]
+    # another protocol (here: another quality budget seed set) does not reuse the part
+    proc = subprocess.run([*cmd, "--quality-seeds", ""], capture_output=True, text=True,
+                          timeout=600, cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "training two-room-s0" in proc.stdout
 
 
 def test_smoke_refuses_to_write_the_committed_results(tmp_path):
