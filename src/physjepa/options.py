@@ -375,6 +375,12 @@ class ForecastOptions(Options):
     )
     horizon: int = opt(20, "K, model steps ahead", int_in(1, 200))
     far: float = opt(0.01, "false-alarm rate for the lead time", rate)
+    calibrate: str | None = opt(
+        None,
+        "episode file (same world, not trained on) to set the alarm threshold on (default: "
+        "cross-fitted over the held-out episodes)",
+        data_file,
+    )
     device: str = opt("cpu", DEVICE_HELP, device)
 
 
@@ -399,6 +405,11 @@ class MonitorOptions(Options):
         None, "with --follow: stop after this many seconds without a new row", positive
     )
     cooldown: int = opt(10, "steps between repeated alerts", at_least(1))
+    channel_check: bool = opt(
+        False,
+        "sensor runs: also alarm on one channel off on its own (per-channel errors of an "
+        "observation head on the predicted embedding), named in the alert",
+    )
     out: str | None = opt(None, "append alerts to this JSONL file (default: stdout)")
     save: bool = opt(
         False,

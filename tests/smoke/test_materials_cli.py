@@ -64,8 +64,29 @@ def test_forecast_writes_metrics(beam_run):
     assert m["steps_positive"] == (y == 1).sum() > 0 and m["steps_negative"] == (y == 0).sum()
     # (the scores are written rounded to 4 decimals)
     assert m["auroc"] == pytest.approx(auroc(s[y == 1], s[y == 0]), abs=0.01)
-    assert m["false_alarm_rate"] == pytest.approx(np.mean(s[y == 0] > m["threshold"]), abs=0.02)
+    # each held-out episode is judged by the threshold cross-fitted on the others
+    thr = np.concatenate(
+        [np.full(len(x), t) for x, t in zip(res["scores"], res["episode_thresholds"])]
+    )
+    assert m["false_alarm_rate"] == pytest.approx(np.mean(s[y == 0] > thr[y == 0]), abs=0.02)
+    assert res["threshold_from"].startswith("conformal, cross-fitted")
     assert proc.stdout.count(f"AUROC {m['auroc']:.3f}") == 1
+
+
+def test_forecast_sets_its_threshold_on_a_calibration_file(beam_run, ball_file):
+    proc = cli("collect", "--world", "beam", "--episodes", "6", "--steps", "60", "--seed", "7",
+               "--policy", "scripted", "--workers", "1", "--out", "cal.h5",
+               cwd=beam_run)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    proc = cli("forecast", "r", "--horizon", "10", "--calibrate", "cal.h5", cwd=beam_run)
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads((beam_run / "r" / "forecast.json").read_text())
+    assert res["threshold_from"] == "conformal on the 6 episodes of cal.h5"
+    assert res["episode_thresholds"] == [res["metrics"]["threshold"]] * res["episodes"]
+    before = (beam_run / "r" / "forecast.json").read_bytes()
+    proc = cli("forecast", "r", "--calibrate", ball_file, cwd=beam_run)
+    assert_one_line_error(proc, "forecast", str(ball_file), "'ball-drop'", "'beam'")
+    assert (beam_run / "r" / "forecast.json").read_bytes() == before
 
 
 def _stream_csv(run_dir, path, bad_rows=True):
@@ -92,8 +113,9 @@ def _check_alerts(stdout, good_rows):
     assert alerts, "no alert for a gauge drifting 5 standard deviations per step"
     hit = [a for a in alerts if a["row"] >= ONSET]
     assert hit and hit[0]["row"] <= ONSET + 3  # found within a few steps
-    assert hit[0]["surprise"] > hit[0]["threshold"]
-    assert hit[0]["top"][0]["channel"] == "gauge_top_3"  # channel 2 is the drifting one
+    assert hit[0]["score"] > hit[0]["threshold"]
+    assert hit[0]["channel"] == "gauge_top_3"  # channel 2 is the drifting one
+    assert hit[0]["top"][0]["channel"] == "gauge_top_3"
     return alerts
 
 
@@ -111,6 +133,24 @@ def test_monitor_streams_a_file_skips_bad_rows_and_flags_the_fault(beam_run):
     summary = err[-1]
     assert summary["rows"] == good and summary["skipped_rows"] == 4  # it kept running
     assert summary["rows_per_s"] > 0
+
+
+def test_monitor_channel_check_names_the_channel_and_refuses_pixel_runs(beam_run, debug_run):
+    _stream_csv(beam_run, beam_run / "stream.csv", bad_rows=False)
+    proc = cli("monitor", "r", "--source", "stream.csv", "--far", "0.001", "--channel-check",
+               "--save", cwd=beam_run)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    alerts = _check_alerts(proc.stdout, 70)
+    assert all(len(a["channel_errors"]) == 3 for a in alerts)
+    assert {a["raised_by"] for a in alerts} <= {"surprise", "channel check"}
+    for a in alerts:  # the check names its worst channel when it raised the alarm
+        if a["raised_by"] == "channel check":
+            assert a["channel"] == max(a["channel_errors"], key=a["channel_errors"].get)
+    saved = json.loads((beam_run / "r" / "monitor.json").read_text())
+    assert saved["channel_check"] is True and saved["alerts_total"] == len(alerts)
+    proc = cli("monitor", str(debug_run), "--source", str(beam_run / "stream.csv"),
+               "--channel-check", cwd=beam_run)  # fmt: skip
+    assert_one_line_error(proc, "monitor", "--channel-check", "pixels")
 
 
 def test_monitor_reads_stdin_and_follows_a_growing_file(beam_run):

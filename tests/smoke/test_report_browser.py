@@ -89,7 +89,7 @@ def test_report_in_a_real_browser(tmp_path, copy_run, ball_file):
     r = _probe(page, tmp_path / "profile")
     assert r["errors"] == []
     assert len(r["images"]) >= 2 and all(i["ok"] for i in r["images"]), r["images"]
-    assert "surprise over the stream, alerts marked" in [i["alt"] for i in r["images"]]
+    assert "score over the stream, alerts marked" in [i["alt"] for i in r["images"]]
     assert all(v["ok"] for v in r["videos"])
     assert r["tables"] >= 1
     numbers = [c for c in r["cells"] if re.fullmatch(r"[-+]?\d[\d,]*(\.\d+)?(e[-+]?\d+)?%?", c)]

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from physjepa.config import load_preset
+from physjepa.errors import UserError
 from physjepa.heads.warning import failed_column, warning_labels, warning_metrics
 from physjepa.metrics.anomaly import (
     StreamingSurprise,
@@ -156,3 +157,106 @@ def test_warning_head_learns_a_risk_that_rises_before_failure():
     assert warning_metrics(scores, labels[20:], far=0.05)["auroc"] > 0.9
     with pytest.raises(ValueError, match="never fail"):
         fit_warning_head(feats[:1], [np.zeros(50, np.int8)])
+
+
+def test_conformal_threshold_holds_its_rate_on_exchangeable_data():
+    from physjepa.heads.warning import conformal_threshold
+
+    # 99 calibration scores 1..99: at 10% the conformal rank is ceil(100 * 0.9) = 90
+    assert conformal_threshold(np.arange(1.0, 100.0), 0.1) == 90.0
+    # too few negatives for 1%: none of them may alarm
+    thr = conformal_threshold(np.arange(1.0, 50.0), 0.01)
+    assert 49.0 < thr < 49.0 + 1e-9
+    # over many draws of exchangeable data the miss rate is 1 - 298/301 = 0.00997 (n = 300)
+    rng = np.random.default_rng(0)
+    misses = [
+        (rng.standard_normal(1000) > conformal_threshold(rng.standard_normal(300), 0.01)).mean()
+        for _ in range(1000)
+    ]
+    assert 0.009 < np.mean(misses) <= 0.011  # standard error about 0.0002
+    with pytest.raises(UserError, match="horizon"):
+        conformal_threshold(np.array([np.nan]), 0.01)
+
+
+def test_crossfit_thresholds_never_judge_an_episode_by_its_own_steps():
+    from physjepa.heads.warning import crossfit_thresholds
+
+    calm = [np.full(50, 0.1) for _ in range(9)]
+    loud = np.full(50, 5.0)  # one episode scoring far above the rest, none of it failing
+    labels = [np.zeros(50, np.int8)] * 10
+    thr = crossfit_thresholds([*calm, loud], labels, far=0.01, folds=5)
+    assert len(thr) == 10
+    # episode 9 (fold 4) is judged by folds 0-3 alone, all calm: so it alarms, as it should
+    assert thr[9] < 5.0
+    # the calm episodes of folds that pooled the loud one get a threshold of 5.0
+    assert thr[0] == 5.0 and thr[4] == pytest.approx(0.1)
+    m = warning_metrics(
+        [*calm, np.r_[loud[:40], np.zeros(10)]],
+        [*labels[:9], warning_labels(np.r_[np.zeros(45), np.ones(5)], 5)],
+        0.01,
+        thr,
+    )
+    assert m["false_alarm_rate"] == pytest.approx(40 / (9 * 50 + 40))
+
+
+def test_channel_check_reads_channels_off_the_predicted_embedding():
+    from physjepa.metrics.anomaly import episode_parts, fit_channel_check
+
+    model = _model(noise=0.0)  # carries the last embedding forward: predicts "no change"
+    rng = np.random.default_rng(0)
+    # normal data: each episode holds its readings still (plus noise), so the next reading is
+    # the current one and a linear head on the embedding can read every channel back
+    eps = []
+    for _ in range(310):
+        level = rng.normal(size=5).astype(np.float32)
+        obs = level + 0.01 * rng.normal(size=(20, 5)).astype(np.float32)
+        eps.append((obs, np.zeros((20, 2), np.float32)))
+    check = fit_channel_check(model, eps[:300], far=0.01)
+    cal = calibrate(model, eps[300:], far=0.01, check=check)
+    assert cal.check is check and cal.steps == 10 * 19
+    s, e = episode_parts(model, *eps[300], check=check)
+    assert np.isnan(s[0]) and np.isnan(e[0]).all() and e.shape == (20, 5)
+    assert np.nanmedian(e) < 1.0  # normal steps sit inside their channel's 99% band
+    # one channel jumps far outside the normal range while the others hold
+    obs, act = eps[301]
+    bad = obs.copy()
+    bad[10:, 3] += 3.0
+    s, e = episode_parts(model, bad, act, check=check)
+    assert np.argmax(e[10]) == 3 and e[10, 3] > 3 * np.delete(e[10], 3).max()
+    assert cal.score(s, e)[10] > cal.threshold
+    # without a check the score is the surprise itself
+    plain = calibrate(model, eps[300:], far=0.01)
+    assert plain.check is None and np.array_equal(plain.score(s), s, equal_nan=True)
+    with pytest.raises(UserError, match="vector observations"):
+        fit_channel_check(model, [(np.zeros((4, 2, 2)), np.zeros((4, 2)))])
+
+
+def test_the_alarm_score_is_the_larger_part_and_the_check_blames_only_its_own_alarms():
+    from physjepa.metrics.anomaly import Calibration, ChannelCheck
+
+    check = ChannelCheck(np.zeros((3, 2)), np.zeros(2), np.ones(2))
+    cal = Calibration(1.0, 0.01, 10, np.zeros(2), np.zeros(0), check, 0.5, 2.0)
+    s = np.array([np.nan, 0.25, 1.0, 0.25])
+    e = np.array([[np.nan, np.nan], [1.0, 0.0], [0.0, 1.0], [0.0, 4.0]])
+    np.testing.assert_allclose(cal.score(s, e), [np.nan, 0.5, 2.0, 2.0])
+    assert cal.blame(1.0, e[2], ["a", "b"]) is None  # the surprise part (2.0) is larger
+    assert cal.blame(0.25, e[3], ["a", "b"]) == "b"  # channel b alone: 4 / 2 > 0.25 / 0.5
+    assert cal.blame(0.25, e[0], ["a", "b"]) is None  # nothing predicted yet
+
+
+def test_streamed_monitor_scores_equal_offline_scores_with_a_channel_check():
+    from physjepa.metrics.anomaly import episode_parts, fit_channel_check
+
+    model = _model()
+    check = fit_channel_check(model, [_stream(seed=i) for i in range(6)], far=0.05)
+    cal = calibrate(model, [_stream(seed=i) for i in range(6, 9)], far=0.05, check=check)
+    obs, act = _stream(seed=20)
+    offline = cal.score(*episode_parts(model, obs, act, check=check))
+    stream, got = StreamingSurprise(model), []
+    for lo in range(0, len(obs), 7):
+        _, s = stream.push(obs[lo : lo + 7], act[lo : lo + 7])
+        e = check.errors(stream.batch_pred, np.stack(stream.batch_obs))
+        got.append(cal.score(s, e))
+    got = np.concatenate(got)
+    assert np.isnan(got[0]) and np.isnan(offline[0])
+    np.testing.assert_allclose(got[1:], offline[1:], rtol=1e-4, atol=1e-6)

@@ -3,8 +3,11 @@
 - :class:`StreamingSurprise` turns a stream of raw rows (observation + action applied after
   it) into the per-step surprise of :func:`physjepa.metrics.surprise.surprise`, in micro-batches
   of whatever rows have arrived: the numbers are the same as offline, whatever the batching.
+- :class:`ChannelCheck`: a per-channel predictive check for sensor rows (an observation head
+  on the predicted embedding, each channel's error normalised on normal steps), so that one
+  stuck or drifting channel among many is not diluted in the embedding.
 - :func:`calibrate` sets the alarm threshold at a chosen false-alarm rate per step from the
-  surprise of normal episodes.
+  scores of normal episodes (the surprise, and with a check the worst channel's error).
 - :func:`attribute` says which sensor channels (or which image regions) made a step
   surprising: each is replaced by its normal mean and the drop in surprise is its share.
 - :func:`fault_metrics`: AUROC, detection delay and false alarms per hour of stream for
@@ -95,17 +98,6 @@ class StreamingSurprise:
         return full.reshape(-1)
 
 
-@dataclass
-class Calibration:
-    """An alarm threshold at ``far`` false alarms per scored step of normal data."""
-
-    threshold: float
-    far: float
-    steps: int  # normal steps the threshold was set on
-    obs_mean: np.ndarray  # mean normal observation (what attribution substitutes)
-    scores: np.ndarray  # the normal per-step surprises
-
-
 @torch.no_grad()
 def episode_surprise(
     model: WorldModel, obs: np.ndarray, actions: np.ndarray, frameskip: int = 1
@@ -115,6 +107,88 @@ def episode_surprise(
     s = surprise(model, o, a).numpy().astype(np.float32)
     s[0] = np.nan
     return s
+
+
+@dataclass
+class ChannelCheck:
+    """A per-channel predictive check for vector observations (sensor rows).
+
+    One faulty channel among many (a stuck or drifting strain gauge) moves the embedding
+    little, so the latent surprise dilutes it. An observation head, used only for scoring,
+    reads every channel's expected value off the model's *predicted* next embedding (a ridge
+    regression fitted on normal training episodes); each channel's error is then divided by
+    its own ``1 - far`` quantile on normal steps, so 1.0 means "as far off as that channel is
+    in one normal step of 1/far" whatever its units. It names the channel that is off; how
+    much it adds to detection is measured in benchmarks/materials.py
+    (``channel_check_auroc_*``): on the beam a drifting gauge a little, a stuck one not at
+    all (its one-step error is the strain's change in one step, within normal noise).
+    """
+
+    weight: np.ndarray  # (D + 1, C): the head, last row the bias
+    center: np.ndarray  # (C,) median normal error (the head's own bias on normal data)
+    scale: np.ndarray  # (C,) the ``1 - far`` quantile of |error - center| on normal steps
+
+    def errors(self, pred: torch.Tensor | np.ndarray, obs: np.ndarray) -> np.ndarray:
+        """Normalised per-channel error: predicted embeddings (n, D), observations (n, C)
+        -> (n, C), NaN where the prediction is."""
+        p = np.asarray(pred.cpu() if isinstance(pred, torch.Tensor) else pred, np.float64)
+        est = p @ self.weight[:-1] + self.weight[-1]
+        return np.abs(np.asarray(obs, np.float64) - est - self.center) / self.scale
+
+    def normalise(self, errors: np.ndarray, far: float) -> None:
+        """Set ``center`` and ``scale`` from raw errors (obs - head) of normal steps."""
+        e = errors[np.isfinite(errors).all(1)]
+        self.center = np.median(e, axis=0)
+        dev = np.abs(e - self.center)
+        q = np.quantile(dev, 1.0 - far, axis=0)
+        floor = 1e-6 * (np.abs(self.center) + dev.mean(0)) + 1e-12  # a channel that never moves
+        self.scale = np.maximum(q, floor)
+
+
+@torch.no_grad()
+def predicted_steps(
+    model: WorldModel, obs: np.ndarray, actions: np.ndarray, frameskip: int = 1
+) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """One raw episode -> (latent surprise (T,), the predicted embedding of every model step
+    but the first (T-1, D), the observations of those steps (T-1, C))."""
+    o, a = model_steps(obs, actions, frameskip)
+    was_training = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        z = model.encode(o.to(device)[None])[0]
+        pred = predict_next(model, z, a.to(device=device, dtype=z.dtype), model.history)
+    finally:
+        model.train(was_training)
+    err = (pred - z[1:]).pow(2).mean(-1).cpu()
+    return torch.cat([err.new_zeros(1), err]), pred.cpu(), o[1:].numpy()
+
+
+def fit_channel_check(
+    model: WorldModel,
+    episodes: Sequence[tuple[np.ndarray, np.ndarray]],
+    frameskip: int = 1,
+    far: float = 0.01,
+    ridge: float = 1e-3,
+) -> ChannelCheck:
+    """Fit the observation head on normal ``(obs (N, C), actions (N, A))`` episodes and
+    normalise each channel's error on the same steps (:class:`ChannelCheck`)."""
+    preds, obs = [], []
+    for o, a in episodes:
+        if np.asarray(o).ndim != 2:
+            raise UserError("a per-channel check needs vector observations (sensor rows)")
+        _, p, nxt = predicted_steps(model, o, a, frameskip)
+        preds.append(p.double().numpy())
+        obs.append(nxt.astype(np.float64))
+    x, y = np.concatenate(preds), np.concatenate(obs)
+    mu, sd = x.mean(0), x.std(0) + 1e-8
+    xs = (x - mu) / sd
+    gram = xs.T @ xs + ridge * len(xs) * np.eye(xs.shape[1])
+    w = np.linalg.solve(gram, xs.T @ (y - y.mean(0)))  # (D, C) on standardised inputs
+    weight = np.vstack([w / sd[:, None], y.mean(0) - (mu / sd) @ w])
+    check = ChannelCheck(weight, np.zeros(y.shape[1]), np.ones(y.shape[1]))
+    check.normalise(y - (x @ weight[:-1] + weight[-1]), far)
+    return check
 
 
 def check_far(far: float) -> float:
@@ -134,17 +208,95 @@ def threshold_at(scores: np.ndarray, far: float) -> float:
     return float(np.quantile(s, 1.0 - far, method="higher"))
 
 
+@dataclass
+class Calibration:
+    """An alarm threshold at ``far`` false alarms per scored step of normal data.
+
+    Without a per-channel ``check`` the step score is the latent surprise. With one (vector
+    observations), it is the larger of the surprise and the worst channel's error, each in
+    units of its own ``1 - far`` quantile on normal steps: an alarm is raised whether the
+    scene as a whole or one channel alone is off (:meth:`score`)."""
+
+    threshold: float
+    far: float
+    steps: int  # normal steps the threshold was set on
+    obs_mean: np.ndarray  # mean normal observation (what attribution substitutes)
+    scores: np.ndarray  # the normal per-step scores
+    check: ChannelCheck | None = None
+    surprise_scale: float = 1.0  # the normal 1 - far quantile of the surprise
+    channel_scale: float = 1.0  # ... of the largest normalised channel error
+
+    def score(self, surprise: np.ndarray, errors: np.ndarray | None = None) -> np.ndarray:
+        """Step scores from surprises (n,) and, with a check, channel errors (n, C)."""
+        s = np.asarray(surprise, np.float64)
+        if self.check is None or errors is None:
+            return s
+        return np.fmax(s / self.surprise_scale, channel_part(errors) / self.channel_scale)
+
+    def blame(self, surprise: float, errors: np.ndarray | None, names=None) -> str | None:
+        """The channel a step's alarm is on when the per-channel check raised it (its score
+        above the surprise's), else None."""
+        if self.check is None or errors is None or not np.isfinite(errors).all():
+            return None
+        if channel_part(errors[None])[0] / self.channel_scale < surprise / self.surprise_scale:
+            return None
+        c = int(np.argmax(errors))
+        return str(names[c]) if names else str(c)
+
+
+def channel_part(errors: np.ndarray) -> np.ndarray:
+    """The per-step largest normalised channel error (n, C) -> (n,), NaN where unknown."""
+    e = np.asarray(errors, np.float64)
+    out = np.full(len(e), np.nan)
+    ok = np.isfinite(e).all(1)
+    out[ok] = e[ok].max(1)
+    return out
+
+
+def episode_parts(
+    model: WorldModel,
+    obs: np.ndarray,
+    actions: np.ndarray,
+    frameskip: int = 1,
+    check: ChannelCheck | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """One raw episode's surprise (T,) and, with a check, channel errors (T, C); both NaN
+    at the first model step."""
+    s, pred, nxt = predicted_steps(model, obs, actions, frameskip)
+    s = s.numpy().astype(np.float64)
+    s[0] = np.nan
+    if check is None:
+        return s, None
+    e = np.full((len(s), nxt.shape[1]), np.nan)
+    e[1:] = check.errors(pred, nxt)
+    return s, e
+
+
 def calibrate(
     model: WorldModel,
     episodes: Sequence[tuple[np.ndarray, np.ndarray]],
     far: float = 0.01,
     frameskip: int = 1,
+    check: ChannelCheck | None = None,
 ) -> Calibration:
-    """Threshold from normal ``(obs (N, ...), actions (N, A))`` episodes at ``far``."""
-    scores = np.concatenate([episode_surprise(model, o, a, frameskip) for o, a in episodes])
+    """Threshold from normal ``(obs (N, ...), actions (N, A))`` episodes at ``far`` (with a
+    per-channel ``check``, on the combined score of :class:`Calibration`)."""
+    parts = [episode_parts(model, o, a, frameskip, check) for o, a in episodes]
     mean = np.concatenate([o[::frameskip] for o, _ in episodes]).astype(np.float64).mean(0)
-    finite = int(np.isfinite(scores).sum())
-    return Calibration(threshold_at(scores, far), far, finite, mean.astype(np.float32), scores)
+    cal = Calibration(0.0, far, 0, mean.astype(np.float32), np.zeros(0), check)
+    surprise = np.concatenate([s for s, _ in parts])
+    if check is not None:
+        cal.surprise_scale = _positive(threshold_at(surprise, far))
+        worst = np.concatenate([channel_part(e) for _, e in parts])
+        cal.channel_scale = _positive(threshold_at(worst, far))
+    cal.scores = np.concatenate([cal.score(s, e) for s, e in parts])
+    cal.threshold = threshold_at(cal.scores, far)
+    cal.steps = int(np.isfinite(cal.scores).sum())
+    return cal
+
+
+def _positive(x: float) -> float:
+    return x if x > 0 else 1e-12
 
 
 @torch.no_grad()

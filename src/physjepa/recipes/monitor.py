@@ -1,6 +1,8 @@
-"""``physjepa monitor``: calibrate a surprise threshold on normal data, then score a stream
+"""``physjepa monitor``: calibrate an alarm threshold on normal data, then score a stream
 (``data/streams.py`` reads it) and emit one alert per excursion, with the channels to blame.
-With ``--save`` the alerts and the surprise trace also go to ``RUN/monitor.json`` (bounded in
+The score is the latent surprise; with ``--channel-check`` (sensor rows), the larger of it and
+a per-channel check (``metrics/anomaly.ChannelCheck``), which names the one channel off.
+With ``--save`` the alerts and the score trace also go to ``RUN/monitor.json`` (bounded in
 size, see :class:`MonitorRecord`), which ``physjepa report`` shows."""
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from physjepa.data.episodes import EpisodeFile, split_episodes
 from physjepa.data.streams import Chunk, open_source
 from physjepa.device import resolve_device
 from physjepa.errors import UserError
-from physjepa.metrics.anomaly import Calibration, StreamingSurprise, attribute, calibrate
+from physjepa.metrics.anomaly import (
+    Calibration,
+    StreamingSurprise,
+    attribute,
+    calibrate,
+    fit_channel_check,
+)
 from physjepa.options import MonitorOptions
 from physjepa.runs import Run
 
@@ -111,7 +119,11 @@ def run_monitor(
             if current is not None and make_stream is not None:
                 stream = make_stream()
             current, quiet_until = sid, -1
-        rows, scores = stream.push(obs, act)
+        rows, surprise = stream.push(obs, act)
+        errors = None
+        if calibration.check is not None and len(rows):
+            errors = calibration.check.errors(stream.batch_pred, np.stack(stream.batch_obs))
+        scores = calibration.score(surprise, errors)
         stats.rows += len(obs)
         stats.scored += int(np.isfinite(scores).sum())
         base = record.scores(scores) if record is not None else 0
@@ -122,14 +134,26 @@ def run_monitor(
                 continue
             quiet_until = step + cooldown
             top = attribute(stream, int(i), calibration.obs_mean, names)
+            err = None if errors is None else errors[i]
             alert = {
                 "step": step,
                 "row": int(rows[i]),
                 "line": lines[int(rows[i]) - (stream.rows - len(obs))],
-                "surprise": round(float(scores[i]), 6),
+                "score": round(float(scores[i]), 6),
+                "surprise": round(float(surprise[i]), 6),
                 "threshold": round(calibration.threshold, 6),
+                "raised_by": "surprise",
+                "channel": top[0].get("channel") if top else None,
                 "top": top,
             }
+            blamed = calibration.blame(float(surprise[i]), err, names)
+            if blamed is not None:  # one channel off on its own, beyond the scene's surprise
+                alert["raised_by"], alert["channel"] = "channel check", blamed
+            if err is not None:
+                alert["channel_errors"] = {
+                    str(names[c]) if names else str(c): round(float(err[c]), 3)
+                    for c in np.argsort(-err)[:3]
+                }
             if sid is not None:
                 alert["stream"] = sid
             stats.alerts += 1
@@ -159,6 +183,11 @@ def monitor(
     run = Run.open(opts.run)
     obs_key, k = run.data.obs_key, run.frameskip
     names, action_names = run_channels(run)
+    if opts.channel_check and obs_key == "pixels":
+        raise UserError(
+            "--channel-check needs a run on sensor rows (data.obs sensors, state or proprio); "
+            "this run observes pixels"
+        )
     skipped = []
 
     def skip(info: dict) -> None:
@@ -172,6 +201,12 @@ def monitor(
         skip, opts.actions, opts.follow, opts.idle_exit,
     )  # fmt: skip
     model = run.load_model(device)
+    check = None
+    if opts.channel_check:  # sensor rows: a per-channel check beside the latent surprise
+        with EpisodeFile(run.data.path) as f:
+            train = split_episodes(f.n_episodes, run.config.data.val_fraction)[0]
+            seen = [(ep[obs_key], ep["action"]) for ep in map(f.episode, map(int, train))]
+        check = fit_channel_check(model, seen, k, opts.far)
     with EpisodeFile(opts.calibrate or run.data.path) as f:
         run.check_data(f)
         eps = (
@@ -180,7 +215,7 @@ def monitor(
             else split_episodes(f.n_episodes, run.config.data.val_fraction)[1]
         )
         normal = [(ep[obs_key], ep["action"]) for ep in map(f.episode, map(int, eps))]
-    cal = calibrate(model, normal, opts.far, k)
+    cal = calibrate(model, normal, opts.far, k, check)
     if opts.threshold is not None:
         cal.threshold = float(opts.threshold)
 
@@ -196,6 +231,7 @@ def monitor(
             "source": opts.source,
             "threshold": cal.threshold,
             "threshold_from": "--threshold" if opts.threshold is not None else "calibration",
+            "channel_check": opts.channel_check,
             "far": cal.far,
             "calibration": opts.calibrate or "the run's validation episodes",
             "calibration_steps": cal.steps,

@@ -357,9 +357,10 @@ def _forecast(run_dir: Path) -> str:
     note = (
         f'<p class="muted">{escape(fmt(res.get("episodes")))} held-out episodes '
         f"({escape(str(res.get('heldout', 'n/a')))}). The warning score is the head's P(fails "
-        f"within K steps) under the planned load; the threshold is set on training episodes "
-        f"the head never saw, at the target false-alarm rate on steps not followed by a "
-        f"failure; lead = failure step minus the first alarm in the K steps before it. "
+        f"within K steps) under the planned load; the threshold is set at the target "
+        f"false-alarm rate on steps not followed by a failure, of episodes the model never "
+        f"trained on ({escape(str(res.get('threshold_from', 'n/a')))}); lead = failure step "
+        f"minus the first alarm in the K steps before it. "
         f"Checkpoint {escape(str(res.get('checkpoint_sha256', ''))[:16])}.</p>"
     )
     png = forecast_scores_png(res.get("scores"), res.get("failed_at"), m.get("threshold"), k)
@@ -370,9 +371,14 @@ def _forecast(run_dir: Path) -> str:
 MONITOR_ROWS = 100
 
 
-def _cause(top: object) -> str:
+def _cause(top: object, raised_by: object = None, errors: object = None) -> str:
     """An alert's attribution: ``gauge_3 62%, load 20%`` or ``rows 0-8, cols 8-16 40%``
-    (parts with no share left out after the first)."""
+    (parts with no share left out after the first); for an alarm the per-channel check
+    raised, ``channel check: gauge_3 4.1x, load 1.2x`` (errors over their normal 99%
+    level)."""
+    if raised_by == "channel check" and isinstance(errors, dict) and errors:
+        worst = ", ".join(f"{c} {fmt(v, '.1f')}x" for c, v in list(errors.items())[:3])
+        return f"channel check: {worst}"
     parts = []
     for t in top if isinstance(top, list) else []:
         if not isinstance(t, dict) or (parts and t.get("share") == 0):
@@ -418,8 +424,8 @@ def _monitor(run_dir: Path) -> str:
             str(a.get("stream", "")),
             fmt(a.get("step")),
             fmt(a.get("time_s"), ".2f"),
-            fmt(a.get("surprise"), ".6g"),
-            _cause(a.get("top")),
+            fmt(a.get("score", a.get("surprise")), ".6g"),
+            _cause(a.get("top"), a.get("raised_by"), a.get("channel_errors")),
         ]
         for a in shown
     ]
@@ -430,20 +436,23 @@ def _monitor(run_dir: Path) -> str:
         else ""
     )
     note = (
-        '<p class="muted">Each alert: the stream (episode) and model step where the surprise '
+        '<p class="muted">Each alert: the stream (episode) and model step where the score '
         "crossed the threshold, its time from the start of the stream at the run's data rate, "
-        "and the channels (or image regions) that made the step surprising, each put back to "
-        f"its normal mean in turn (share of the drop in surprise).{escape(more)}</p>"
+        "and its cause: for sensor runs the score is the larger of the latent surprise and the "
+        "per-channel check (each channel's error under the model's prediction), each over its "
+        "own normal 99% level; a channel named first raised the alarm alone. Otherwise the "
+        "channels (or image regions) that made the step surprising, each put back to its "
+        f"normal mean in turn (share of the drop in surprise).{escape(more)}</p>"
     )
     png = monitor_trace_png(res.get("trace"), res.get("threshold"), alerts)
     timeline = (
-        _table(["stream", "step", "time (s)", "surprise", "cause"], rows)
+        _table(["stream", "step", "time (s)", "score", "cause"], rows)
         if rows
         else _msg("No step crossed the threshold: no alerts.")
     )
     return (
         _table(["field", "value"], summary)
-        + _img(png, "surprise over the stream, alerts marked")
+        + _img(png, "score over the stream, alerts marked")
         + "<h3>Alert timeline</h3>"
         + note
         + timeline

@@ -226,7 +226,7 @@ def forecast_scores_png(
 
 
 def monitor_trace_png(trace: dict, threshold, alerts: list) -> bytes | None:
-    """The surprise over a monitored source (``monitor.json``'s ``trace``: the maximum of each
+    """The alarm score over a monitored source (``monitor.json``'s ``trace``: the maximum of each
     bin of ``every`` model steps), the threshold dashed and the alerts as red dots at their
     position. ``None`` when there is nothing to draw."""
     if not isinstance(trace, dict) or not isinstance(trace.get("max"), list):
@@ -237,14 +237,14 @@ def monitor_trace_png(trace: dict, threshold, alerts: list) -> bytes | None:
     if not pts:
         return None
     marks = [
-        (_finite(a.get("position")), _finite(a.get("surprise")))
+        (_finite(a.get("position")), _finite(a.get("score", a.get("surprise"))))
         for a in (alerts if isinstance(alerts, list) else [])
         if isinstance(a, dict)
     ]
     marks = [(x, y) for x, y in marks if x is not None and y is not None]
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(FIGSIZE[0] * 1.3, FIGSIZE[1]))
-    label = "surprise" if every == 1 else f"surprise (max over {every:.0f} steps)"
+    label = "score" if every == 1 else f"score (max over {every:.0f} steps)"
     ax.plot(*zip(*pts), color="tab:blue", linewidth=0.9, drawstyle="steps-post", label=label)
     thr = _finite(threshold)
     if thr is not None:
@@ -252,7 +252,7 @@ def monitor_trace_png(trace: dict, threshold, alerts: list) -> bytes | None:
     if marks:
         ax.scatter(*zip(*marks), color="tab:red", s=12, zorder=3, label="alert")
     ax.set_xlabel("position in the source (model steps; streams back to back)")
-    ax.set_ylabel("surprise")
+    ax.set_ylabel("score")
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
