@@ -197,6 +197,8 @@ def test_crossfit_thresholds_never_judge_an_episode_by_its_own_steps():
         thr,
     )
     assert m["false_alarm_rate"] == pytest.approx(40 / (9 * 50 + 40))
+    with pytest.raises(UserError, match="at least 2 held-out episodes.*--calibrate"):
+        crossfit_thresholds(calm[:1], labels[:1], far=0.01)
 
 
 def test_channel_check_reads_channels_off_the_predicted_embedding():

@@ -156,6 +156,11 @@ def crossfit_thresholds(
     episode is judged by a threshold that never saw it, yet drawn from episodes like it.
     (Setting it on episodes the model trained on, as the first version did, let held-out
     false alarms run at 3.2% against 1%: a model scores its own training data lower.)"""
+    if len(scores) < 2:
+        raise UserError(
+            f"cross-fitting the alarm threshold needs at least 2 held-out episodes, got "
+            f"{len(scores)}; give --calibrate FILE (episodes of the same world, not trained on)"
+        )
     folds = max(2, min(folds, len(scores)))
     fold_of = np.arange(len(scores)) % folds
     out = []

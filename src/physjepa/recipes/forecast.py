@@ -76,7 +76,7 @@ def run_forecast(opts: ForecastOptions, device: torch.device | None = None) -> d
         per_episode = crossfit_thresholds(scores, labels, far)
         neg = np.concatenate([s[lab == 0] for s, lab in zip(scores, labels)])
         threshold = conformal_threshold(neg, far)  # for use on new data: every fold pooled
-        how = "conformal, cross-fitted over 5 folds of the held-out episodes"
+        how = f"conformal, cross-fitted over {min(5, len(scores))} folds of the held-out episodes"
     metrics = warning_metrics(scores, labels, far, per_episode)
     metrics["threshold"] = threshold
     # for reference: the lead had the threshold been set on the held-out steps themselves
