@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from physjepa.errors import UserError
-from physjepa.metrics.surprise import auroc, model_steps, predict_next, surprise
+from physjepa.metrics.surprise import auroc, model_steps, predict_next
 from physjepa.models.world_model import WorldModel
 
 
@@ -98,15 +98,11 @@ class StreamingSurprise:
         return full.reshape(-1)
 
 
-@torch.no_grad()
 def episode_surprise(
     model: WorldModel, obs: np.ndarray, actions: np.ndarray, frameskip: int = 1
 ) -> np.ndarray:
     """Offline per-step surprise of one raw episode; NaN at its first model step."""
-    o, a = model_steps(obs, actions, frameskip)
-    s = surprise(model, o, a).numpy().astype(np.float32)
-    s[0] = np.nan
-    return s
+    return episode_parts(model, obs, actions, frameskip)[0].astype(np.float32)
 
 
 @dataclass
