@@ -56,6 +56,14 @@ class DataConfig:
     obs: str = "auto"
     """The column the model observes: 'pixels', 'sensors', 'state' or 'proprio'; 'auto' takes
     pixels for the conv/vit encoders and, for 'mlp', sensors when the file has them, else state."""
+    augment_zoom: float = 0.0
+    """Scale augmentation of pixel training windows (0 = off): each window is zoomed as a whole
+    by a factor drawn log-uniformly in [1/(1+x), 1+x] about a random centre, so objects appear
+    at sizes outside the data's (``data/augment.py``). Validation windows are never zoomed."""
+    augment_colour: float = 0.0
+    """Colour augmentation of pixel training windows (0 = off): this share of the windows has
+    its RGB channels permuted (one random other order, every frame alike), so objects appear
+    in colours outside the data's. Validation windows are never recoloured."""
 
     def __post_init__(self) -> None:
         _check(
@@ -87,6 +95,18 @@ class DataConfig:
             "data.val_fraction",
             self.val_fraction,
             "a fraction in (0, 1)",
+        )
+        _check(
+            _is_num(self.augment_zoom) and 0.0 <= self.augment_zoom <= 1.0,
+            "data.augment_zoom",
+            self.augment_zoom,
+            "a number in [0, 1] (0 = off; 0.25 zooms by 0.8x to 1.25x)",
+        )
+        _check(
+            _is_num(self.augment_colour) and 0.0 <= self.augment_colour <= 1.0,
+            "data.augment_colour",
+            self.augment_colour,
+            "a share of windows in [0, 1] (0 = off)",
         )
         _check(
             _is_num(self.max_memory_mb) and self.max_memory_mb >= 0.0,

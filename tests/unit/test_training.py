@@ -77,6 +77,30 @@ def test_resume_continues_exactly(debug_cfg, ball_file, tmp_path):
     assert _losses(straight) == _losses(resumed)
 
 
+def test_an_augmented_run_trains_on_augmented_windows_and_resumes_exactly(
+    debug_cfg, debug_run, ball_file, tmp_path
+):
+    aug = ["data.augment_zoom=0.25", "data.augment_colour=0.5"]
+    cfg = apply_overrides(debug_cfg, [*RESUME_OVERRIDES, *aug])
+    straight = train(cfg, ball_file, tmp_path / "a", progress=False)
+    plain = apply_overrides(cfg, ["data.augment_zoom=0", "data.augment_colour=0"])
+    plain = train(plain, ball_file, tmp_path / "p", progress=False)
+    wa, wp = _weights(straight), _weights(plain)
+    assert any(not torch.equal(wa[k], wp[k]) for k in wa)  # the augmentation reached the model
+    half = apply_overrides(cfg, ["train.steps=10"])
+    half = train(half, ball_file, tmp_path / "b", progress=False)
+    train(cfg, None, half, resume=True, progress=False)  # the augmentation draws resume too
+    _assert_same_weights(straight, half)
+
+
+@pytest.mark.parametrize("key", ["augment_zoom", "augment_colour"])
+def test_augmentation_of_vector_observations_is_refused(key, ball_file, tmp_path):
+    cfg = load_preset("debug", ["model.encoder=mlp", "train.steps=2", f"data.{key}=0.2"])
+    with pytest.raises(TrainError, match=f"observes 'state'; set data.{key}=0"):
+        train(cfg, ball_file, tmp_path / "mlp", progress=False)
+    assert not (tmp_path / "mlp" / "model.safetensors").exists()
+
+
 def test_resume_after_a_kill_between_the_two_checkpoint_files(debug_cfg, ball_file, tmp_path):
     """train_state.pt is written first and holds the weights: a kill before model.safetensors
     was replaced (a stale weights file) still resumes exactly."""

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from physjepa import __version__
 from physjepa.config import Config, ConfigError, replace
+from physjepa.data.augment import augment_windows
 from physjepa.data.episodes import VECTOR_OBS, EpisodeFile, split_episodes
 from physjepa.data.windows import WindowDataset
 from physjepa.device import resolve_device
@@ -245,6 +246,12 @@ def _train(
             # a table imported without actions has one zero column that no stream carries
             "action_names": [] if file.attrs().get("no_actions") else file.channel_names("action"),
         }
+        for key in ("augment_zoom", "augment_colour"):
+            if getattr(cfg.data, key) and obs_key != "pixels":
+                raise TrainError(
+                    f"data.{key}={getattr(cfg.data, key)} augments pixel frames, but this run "
+                    f"observes {obs_key!r}; set data.{key}=0"
+                )
         if obs_key != "pixels":  # vector channels are standardised by the encoder
             data_info["obs_names"] = file.channel_names(obs_key)
             mean, std = column_moments(file, obs_key, train_eps)
@@ -382,6 +389,9 @@ def _fit(
             if pin:
                 batch = {k: v.pin_memory() for k, v in batch.items()}
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            batch["obs"] = augment_windows(
+                batch["obs"], cfg.data.augment_zoom, cfg.data.augment_colour
+            )
             directions = random_directions(cfg.model.dim, cfg.loss.sigreg_directions, dir_gen).to(
                 device
             )
