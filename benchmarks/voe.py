@@ -7,7 +7,9 @@ tell possible from impossible ones?
 3. ``physjepa voe RUN``: 50 pairs per property and split (id: the training params; ood:
    physics, size and colour outside them), surprise from the model's fixed context of 3
    frames, baselines in the same run (5 untrained inits, pixel predictor, state oracle),
-   probes on held-out training episodes.
+   probes on held-out training episodes;
+4. the same model on id pairs of a validation seed (1): the split that chooses between
+   training variants (``validation`` in the result), since the suite's pairs are the test set.
 
 Writes benchmarks/results/voe.json (metrics pairwise_<property>_id/_ood, auroc_<property>_id,
 untrained_pairwise_mean, pixel_pairwise_mean, probe_r2_position, probe_r2_velocity,
@@ -16,6 +18,8 @@ probe_r2_param_<gravity|restitution|friction|mass> (16-frame context) and _ctx8,
     python benchmarks/voe.py            # ~20 minutes on 2 CPU cores
     python benchmarks/voe.py --reuse    # reuse benchmarks/work/voe's data, run and voe.json
     python benchmarks/voe.py --smoke    # the same path at tiny sizes (seconds), into a temp dir
+    python benchmarks/voe.py --name voe-aug --override data.augment_zoom=0.25
+                                        # a training variant: its own work dir and <name>.json
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ class Sizes:
     voe_args: tuple[str, ...] = ()  # physjepa voe's defaults: 50 pairs, 5 untrained, ...
     still_videos: int = 100
     ablation_pairs: int = 30
+    validation_pairs: int = 30
 
 
 SMOKE = Sizes(
@@ -52,7 +57,10 @@ SMOKE = Sizes(
     voe_args=("--pairs", "1", "--untrained", "1", "--pixel-steps", "5", "--oracle-steps", "5"),
     still_videos=2,
     ablation_pairs=1,
+    validation_pairs=1,
 )
+#: Seed of the validation pairs (the suite's own pairs, seed 0, are the test set).
+VALIDATION_SEED = 1
 
 
 def physjepa(*args: str) -> None:
@@ -136,10 +144,62 @@ def ood_ablation(run: Path, pairs: int = 30) -> dict:
     return out
 
 
+def id_validation(run: Path, work: Path, pairs: int) -> dict:
+    """The model's pairwise accuracy on in-distribution pairs of a seed of their own
+    (``VALIDATION_SEED``): the split that decides between training variants, since the
+    suite's pairs (seed 0), id and ood alike, are the test set. Scored on a copy of the run
+    (its weights and config), so the run's own voe.json and pairs stay the suite's. The
+    baselines are cut to a token size; only the physjepa row is read."""
+    path = work / "validation.json"
+    if path.exists():
+        res = json.loads(path.read_text())
+        if res.get("pairs") == pairs and res.get("seed") == VALIDATION_SEED:
+            return res
+    from physjepa.data.voe_pairs import MECHANICAL
+    from physjepa.fileio import sha256_file
+
+    copy = work / "validation-run"
+    scored = copy / "voe.json"
+    done = scored.exists() and json.loads(scored.read_text()).get("checkpoint_sha256") == (
+        sha256_file(run / "model.safetensors")
+    )
+    if not done:
+        copy.mkdir(parents=True, exist_ok=True)
+        for name in ("config.json", "model.safetensors"):
+            shutil.copy2(run / name, copy / name)
+        physjepa(
+            "voe", str(copy), "--seed", str(VALIDATION_SEED), "--pairs", str(pairs),
+            "--untrained", "1", "--pixel-steps", "1", "--oracle-steps", "1", "--no-probes",
+        )  # fmt: skip
+    scores = json.loads(scored.read_text())
+    if scores.get("pairs_per_property_and_split") != pairs:
+        raise SystemExit(f"{scored} holds another number of pairs; delete {copy}")
+    rows = {p: scores["metrics"][f"pairwise_{p}_id"] for p in MECHANICAL}
+    res = {
+        "seed": VALIDATION_SEED,
+        "pairs": pairs,
+        **{f"pairwise_{p}_id": v for p, v in rows.items()},
+        "pairwise_mean_id": sum(rows.values()) / len(rows),
+    }
+    path.write_text(json.dumps(res, indent=2) + "\n")
+    return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
         "--reuse", action="store_true", help="reuse the data, the trained run and its voe.json"
+    )
+    ap.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        help="training config override for a variant, e.g. data.augment_zoom=0.25 (repeatable)",
+    )
+    ap.add_argument(
+        "--name",
+        default="voe",
+        help="result file <name>.json and work dir benchmarks/work/<name> (a variant's own)",
     )
     add_smoke_args(ap)
     a = ap.parse_args()
@@ -147,7 +207,7 @@ def main() -> None:
 
     results = out_dir(a)
     sizes = SMOKE if a.smoke else Sizes()
-    work = results / "work" / "voe" if a.smoke else WORK
+    work = results / "work" / a.name if a.smoke else WORK.parent / a.name
     if not a.reuse:
         shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
@@ -162,8 +222,9 @@ def main() -> None:
         )  # fmt: skip
     if not (run / "model.safetensors").exists():
         physjepa(
-            "train", "--preset", sizes.preset, "--data", str(data), "--out", str(run), "--quiet"
-        )
+            "train", "--preset", sizes.preset, "--data", str(data), "--out", str(run), "--quiet",
+            *a.override,
+        )  # fmt: skip
     t_train = time.time() - t0
     t1 = time.time()
     if not (a.reuse and (run / "voe.json").exists()):
@@ -182,7 +243,7 @@ def main() -> None:
         metrics["voe_seconds"] = round(t_voe, 1)
         metrics["collect_and_train_seconds"] = round(t_train, 1)
     else:  # keep those of the run that did it
-        old = results / "voe.json"
+        old = results / f"{a.name}.json"
         if old.exists():
             prev = json.loads(old.read_text()).get("metrics", {})
             for key in ("voe_seconds", "collect_and_train_seconds"):
@@ -210,17 +271,25 @@ def main() -> None:
         "params (probe_r2_param_<p>, _ctx8) are read from the predictor's states over 16- and "
         "8-frame windows centred on a flight, bounce, slide or push (metrics/params.py)."
     )
+    if a.override:
+        notes = f"Training overrides: {' '.join(a.override)}. " + notes
     if a.smoke:
         notes = (
             f"SMOKE RUN (tiny sizes; not a result): {sizes.episodes} episodes x {sizes.steps} "
             f"steps, {sizes.preset} preset, physjepa voe {' '.join(sizes.voe_args)}. " + notes
         )
     write_result(
-        "voe",
+        a.name,
         metrics,
         notes,
         {
             "checkpoint_sha256": res["checkpoint_sha256"],
+            "overrides": a.override,
+            "validation": {
+                "note": f"pairwise accuracy on id pairs of seed {VALIDATION_SEED} (the suite's "
+                "are seed 0): the split that chooses between training variants",
+                **id_validation(run, work, sizes.validation_pairs),
+            },
             "not_measured": not_measured,
             "config": cfg["config"],
             "n_params": cfg.get("n_params"),
