@@ -150,20 +150,16 @@ def id_validation(run: Path, work: Path, pairs: int) -> dict:
     suite's pairs (seed 0), id and ood alike, are the test set. Scored on a copy of the run
     (its weights and config), so the run's own voe.json and pairs stay the suite's. The
     baselines are cut to a token size; only the physjepa row is read."""
-    path = work / "validation.json"
-    if path.exists():
-        res = json.loads(path.read_text())
-        if res.get("pairs") == pairs and res.get("seed") == VALIDATION_SEED:
-            return res
     from physjepa.data.voe_pairs import MECHANICAL
     from physjepa.fileio import sha256_file
 
     copy = work / "validation-run"
     scored = copy / "voe.json"
-    done = scored.exists() and json.loads(scored.read_text()).get("checkpoint_sha256") == (
-        sha256_file(run / "model.safetensors")
-    )
-    if not done:
+    scores = json.loads(scored.read_text()) if scored.exists() else {}
+    if (scores.get("checkpoint_sha256"), scores.get("pairs_per_property_and_split")) != (
+        sha256_file(run / "model.safetensors"),
+        pairs,
+    ):  # not yet scored for this model and size: score it (the copy's voe.json is the cache)
         copy.mkdir(parents=True, exist_ok=True)
         for name in ("config.json", "model.safetensors"):
             shutil.copy2(run / name, copy / name)
@@ -171,18 +167,14 @@ def id_validation(run: Path, work: Path, pairs: int) -> dict:
             "voe", str(copy), "--seed", str(VALIDATION_SEED), "--pairs", str(pairs),
             "--untrained", "1", "--pixel-steps", "1", "--oracle-steps", "1", "--no-probes",
         )  # fmt: skip
-    scores = json.loads(scored.read_text())
-    if scores.get("pairs_per_property_and_split") != pairs:
-        raise SystemExit(f"{scored} holds another number of pairs; delete {copy}")
+        scores = json.loads(scored.read_text())
     rows = {p: scores["metrics"][f"pairwise_{p}_id"] for p in MECHANICAL}
-    res = {
+    return {
         "seed": VALIDATION_SEED,
         "pairs": pairs,
         **{f"pairwise_{p}_id": v for p, v in rows.items()},
         "pairwise_mean_id": sum(rows.values()) / len(rows),
     }
-    path.write_text(json.dumps(res, indent=2) + "\n")
-    return res
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Scale augmentation of pixel windows (data/augment.py)."""
+"""Scale and colour augmentation of pixel windows (data/augment.py)."""
 
 from __future__ import annotations
 
