@@ -247,18 +247,49 @@ def test_the_alarm_score_is_the_larger_part_and_the_check_blames_only_its_own_al
 
 
 def test_streamed_monitor_scores_equal_offline_scores_with_a_channel_check():
-    from physjepa.metrics.anomaly import episode_parts, fit_channel_check
+    from physjepa.metrics.anomaly import FrozenRuns, episode_parts, fit_channel_check
 
     model = _model()
     check = fit_channel_check(model, [_stream(seed=i) for i in range(6)], far=0.05)
     cal = calibrate(model, [_stream(seed=i) for i in range(6, 9)], far=0.05, check=check)
     obs, act = _stream(seed=20)
+    obs[30:45, 1] = obs[30, 1]  # a channel frozen across batch boundaries
     offline = cal.score(*episode_parts(model, obs, act, check=check))
-    stream, got = StreamingSurprise(model), []
+    stream, got, runs = StreamingSurprise(model), [], FrozenRuns()
     for lo in range(0, len(obs), 7):
         _, s = stream.push(obs[lo : lo + 7], act[lo : lo + 7])
-        e = check.errors(stream.batch_pred, np.stack(stream.batch_obs))
+        e = check.errors(stream.batch_pred, np.stack(stream.batch_obs), runs)
         got.append(cal.score(s, e))
     got = np.concatenate(got)
     assert np.isnan(got[0]) and np.isnan(offline[0])
     np.testing.assert_allclose(got[1:], offline[1:], rtol=1e-4, atol=1e-6)
+
+
+def test_a_frozen_reading_is_caught_and_named_where_the_head_cannot_see_it():
+    from physjepa.metrics.anomaly import FrozenRuns, episode_parts, fit_channel_check
+
+    model = _model(channels=3, noise=0.0)
+    rng = np.random.default_rng(1)
+
+    def live(n=30):  # three channels that always move; the third idles at 0 or saturates at 2
+        obs = rng.normal(size=(n, 3)).astype(np.float32)
+        obs[:, 2] = np.where(rng.random(n) < 0.7, 0.0, 2.0)
+        return obs, np.zeros((n, 2), np.float32)
+
+    check = fit_channel_check(model, [live() for _ in range(40)], far=0.01)
+    assert check.frozen_scale[0] == check.frozen_scale[1] == 1.0
+    assert check.frozen_scale[2] > 1.0  # idling at 0 is normal for that channel
+    cal = calibrate(model, [live() for _ in range(10)], far=0.01, check=check)
+    obs, act = live()
+    obs[12:, 1] = obs[12, 1]  # channel 1 sticks at step 12
+    s, e = episode_parts(model, obs, act, check=check)
+    np.testing.assert_array_equal(e[13:18, 1] >= np.arange(1, 6), True)
+    scores = cal.score(s, e)
+    assert (scores[16:] > cal.threshold).all()
+    assert cal.blame(float(s[20]), e[20], ["a", "b", "c"]) == "b"
+    # a reading held at the channel's largest normal magnitude is saturation, not a freeze
+    runs = FrozenRuns()
+    np.testing.assert_array_equal(
+        runs.update(np.array([[1.0, 2.0], [1.0, 2.0], [1.0, 2.0]]), np.array([5.0, 2.0])),
+        [[0, 0], [1, 0], [2, 0]],
+    )

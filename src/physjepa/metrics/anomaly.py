@@ -116,20 +116,40 @@ class ChannelCheck:
     its own ``1 - far`` quantile on normal steps, so 1.0 means "as far off as that channel is
     in one normal step of 1/far" whatever its units. It names the channel that is off; how
     much it adds to detection is measured in benchmarks/materials.py
-    (``channel_check_auroc_*``): on the beam a drifting gauge a little, a stuck one not at
+    (``channel_check_auroc_*``): on the beam a drifting gauge a little; a stuck one not at
     all (its one-step error is the strain's change in one step, within normal noise).
+
+    A stuck sensor is caught by its own signature instead: a frozen reading. With a
+    :class:`FrozenRuns` passed to :meth:`errors`, each channel's error is the larger of the
+    head's and its *frozen run* (steps the reading has repeated exactly, a reading at the
+    channel's largest normal magnitude excepted: that is a saturated sensor, not a stuck one)
+    over the ``1 - far`` quantile of such runs on normal steps (at least 1). A live gauge on a
+    loaded structure never repeats a reading exactly; a channel that idles at one value in
+    normal operation (an acoustic count at 0) has long normal runs and a scale to match.
     """
 
     weight: np.ndarray  # (D + 1, C): the head, last row the bias
     center: np.ndarray  # (C,) median normal error (the head's own bias on normal data)
     scale: np.ndarray  # (C,) the ``1 - far`` quantile of |error - center| on normal steps
+    saturated: np.ndarray | None = None  # (C,) largest normal |reading| (not a frozen one)
+    frozen_scale: np.ndarray | None = None  # (C,) ``1 - far`` quantile of normal runs, >= 1
 
-    def errors(self, pred: torch.Tensor | np.ndarray, obs: np.ndarray) -> np.ndarray:
+    def errors(
+        self,
+        pred: torch.Tensor | np.ndarray,
+        obs: np.ndarray,
+        runs: FrozenRuns | None = None,
+    ) -> np.ndarray:
         """Normalised per-channel error: predicted embeddings (n, D), observations (n, C)
-        -> (n, C), NaN where the prediction is."""
+        -> (n, C), NaN where the prediction is. ``runs`` (one per stream, fed every row in
+        order) adds the frozen-reading part."""
         p = np.asarray(pred.cpu() if isinstance(pred, torch.Tensor) else pred, np.float64)
         est = p @ self.weight[:-1] + self.weight[-1]
-        return np.abs(np.asarray(obs, np.float64) - est - self.center) / self.scale
+        e = np.abs(np.asarray(obs, np.float64) - est - self.center) / self.scale
+        if runs is None or self.frozen_scale is None:
+            return e
+        frozen = runs.update(obs, self.saturated) / self.frozen_scale
+        return np.where(np.isnan(e), np.nan, np.fmax(e, frozen))
 
     def normalise(self, errors: np.ndarray, far: float) -> None:
         """Set ``center`` and ``scale`` from raw errors (obs - head) of normal steps."""
@@ -184,7 +204,33 @@ def fit_channel_check(
     weight = np.vstack([w / sd[:, None], y.mean(0) - (mu / sd) @ w])
     check = ChannelCheck(weight, np.zeros(y.shape[1]), np.ones(y.shape[1]))
     check.normalise(y - (x @ weight[:-1] + weight[-1]), far)
+    rows = [np.asarray(o)[::frameskip].astype(np.float64) for o, _ in episodes]
+    check.saturated = np.abs(np.concatenate(rows)).max(0)
+    normal = np.concatenate([FrozenRuns().update(r, check.saturated) for r in rows])
+    check.frozen_scale = np.maximum(np.quantile(normal, 1.0 - far, axis=0), 1.0)
     return check
+
+
+class FrozenRuns:
+    """Per channel, for how many steps a stream's reading has repeated exactly (one per
+    stream; rows fed in order, in batches of any size)."""
+
+    def __init__(self) -> None:
+        self.last: np.ndarray | None = None
+        self.run: np.ndarray | None = None
+
+    def update(self, obs: np.ndarray, saturated: np.ndarray | None = None) -> np.ndarray:
+        """Rows (n, C) -> each row's run (n, C); a reading at ``saturated`` counts 0."""
+        obs = np.asarray(obs, np.float64)
+        out = np.zeros(obs.shape)
+        for i, row in enumerate(obs):
+            same = row == self.last if self.last is not None else np.zeros(row.shape, bool)
+            if saturated is not None:
+                same &= np.abs(row) < saturated
+            run = self.run if self.run is not None else np.zeros(row.shape)
+            self.run = np.where(same, run + 1, 0.0)
+            out[i], self.last = self.run, row
+        return out
 
 
 def check_far(far: float) -> float:
@@ -264,7 +310,9 @@ def episode_parts(
     if check is None:
         return s, None
     e = np.full((len(s), nxt.shape[1]), np.nan)
-    e[1:] = check.errors(pred, nxt)
+    runs = FrozenRuns()
+    runs.update(np.asarray(obs)[:1])  # the first model step's row: nothing repeats yet
+    e[1:] = check.errors(pred, nxt, runs)
     return s, e
 
 

@@ -20,6 +20,7 @@ from physjepa.device import resolve_device
 from physjepa.errors import UserError
 from physjepa.metrics.anomaly import (
     Calibration,
+    FrozenRuns,
     StreamingSurprise,
     attribute,
     calibrate,
@@ -113,16 +114,16 @@ def run_monitor(
     surprise trace."""
     stats = MonitorStats()
     t0 = time.perf_counter()
-    current, quiet_until = None, -1
+    current, quiet_until, runs = None, -1, FrozenRuns()
     for obs, act, lines, sid in chunks:
         if sid != current:  # a new stream (episode): fresh context
             if current is not None and make_stream is not None:
                 stream = make_stream()
-            current, quiet_until = sid, -1
+            current, quiet_until, runs = sid, -1, FrozenRuns()
         rows, surprise = stream.push(obs, act)
         errors = None
         if calibration.check is not None and len(rows):
-            errors = calibration.check.errors(stream.batch_pred, np.stack(stream.batch_obs))
+            errors = calibration.check.errors(stream.batch_pred, np.stack(stream.batch_obs), runs)
         scores = calibration.score(surprise, errors)
         stats.rows += len(obs)
         stats.scored += int(np.isfinite(scores).sum())
