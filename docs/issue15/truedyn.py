@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from valplan import validation_manifest
 
 from physjepa.metrics.closed_loop import _goal_of, run_episode, summarise
 from physjepa.planning.cost import _reduce
-from physjepa.planning.manifest import build_manifest, load_manifest
 from physjepa.planning.mpc import SimulatorPolicy
 from physjepa.planning.registry import build_planner
 from physjepa.training.checkpoint import load_run
@@ -52,17 +52,7 @@ if __name__ == "__main__":
     model, cfg, info = load_run(run)
     model.eval()
     wname = info.data.world
-    sh = load_manifest(wname)
-    m = build_manifest(
-        wname,
-        n,
-        seed=1,
-        goal_steps=sh["goal_steps"],
-        budget=sh["budget"],
-        warmup=sh["warmup"],
-        image_size=sh["image_size"],
-        params=sh["params"],
-    )
+    m = validation_manifest(wname, n)
     world = make(wname, image_size=m["image_size"], **m["params"])
     world.reset(seed=0)
     fs = cfg.data.frameskip

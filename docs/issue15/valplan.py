@@ -13,21 +13,20 @@ from physjepa.metrics.closed_loop import evaluate_planning
 from physjepa.planning.manifest import build_manifest, load_manifest
 from physjepa.training.checkpoint import load_run
 
+
+def validation_manifest(world: str, n: int) -> dict:
+    """``n`` episodes of a seed-1 manifest, built as the shipped (test) one of ``world``."""
+    shipped = load_manifest(world)
+    keys = ("goal_steps", "budget", "warmup", "image_size", "params")
+    return build_manifest(world, n, seed=1, **{k: shipped[k] for k in keys})
+
+
 if __name__ == "__main__":
     run, n, base = Path(sys.argv[1]), int(sys.argv[2]), tuple(sys.argv[3:])
+    obj = os.environ.get("OBJECTIVE", "sum")
     model, cfg, info = load_run(run)
     world = info.data.world
-    shipped = load_manifest(world)
-    manifest = build_manifest(
-        world,
-        n,
-        seed=1,
-        goal_steps=shipped["goal_steps"],
-        budget=shipped["budget"],
-        warmup=shipped["warmup"],
-        image_size=shipped["image_size"],
-        params=shipped["params"],
-    )
+    manifest = validation_manifest(world, n)
     res, _ = evaluate_planning(
         model,
         world,
@@ -38,13 +37,12 @@ if __name__ == "__main__":
         baselines=base,
         record=0,
         manifest=manifest,
-        objective=os.environ.get("OBJECTIVE", "sum"),
+        objective=obj,
     )
     rows = {
         k: {kk: v[kk] for kk in ("success_rate", "final_distance_mean", "ms_per_plan")}
         for k, v in res["results"].items()
     }
-    obj = os.environ.get("OBJECTIVE", "sum")
     name = "plan-val.json" if obj == "sum" else f"plan-val-{obj}.json"
     (run / name).write_text(json.dumps(rows, indent=2) + "\n")
     print(run, json.dumps(rows), flush=True)
