@@ -254,6 +254,11 @@ class LossConfig:
     """Quadrature knots of the Epps–Pulley integral over t in [0, t_max]."""
     rollout_weight: float = 1.0
     """Weight of the multi-step rollout term relative to the teacher-forced term."""
+    temporal_weight: float = 0.0
+    """Weight of a temporal-smoothness term, the mean squared step between consecutive
+    embeddings of a window (PLDM's and EB-JEPA's temporal similarity). Against SIGReg's
+    spread it asks states a few steps apart to lie close, so latent distance follows how far
+    apart two states are in time: a smoother planning cost. 0 (default): off."""
 
     def __post_init__(self) -> None:
         _check(
@@ -278,6 +283,12 @@ class LossConfig:
             _is_num(self.rollout_weight) and self.rollout_weight >= 0.0,
             "loss.rollout_weight",
             self.rollout_weight,
+            "a value >= 0",
+        )
+        _check(
+            _is_num(self.temporal_weight) and self.temporal_weight >= 0.0,
+            "loss.temporal_weight",
+            self.temporal_weight,
             "a value >= 0",
         )
 

@@ -109,3 +109,42 @@ def test_sigreg_knots_change_little_on_smooth_integrands(dirs):
     z = 2 * _gauss(0)
     coarse, fine = sigreg(z, dirs, knots=17).item(), sigreg(z, dirs, knots=65).item()
     assert coarse == pytest.approx(fine, rel=0.05)
+
+
+def test_temporal_term_adds_its_weight_times_the_mean_squared_step():
+    """loss.temporal_weight adds w * mean ||z[t+1] - z[t]||^2 / D to the objective, on the
+    same embeddings the other terms use, and logs it; at 0 the objective is the old one."""
+    from physjepa.config import load_preset
+    from physjepa.models.losses import compute_loss
+    from physjepa.models.world_model import ModelSpec, build_world_model
+
+    base = load_preset("debug", ["model.pred_dropout=0", "model.encoder=mlp"])
+    t = base.data.history + base.data.rollout
+    gen = _gen(7)
+    batch = {
+        "obs": torch.rand(4, t, 4, generator=gen),
+        "action": torch.randn(4, t, 2, generator=gen),
+    }
+    torch.manual_seed(0)
+    model = build_world_model(base.model, ModelSpec((4,), 2, base.data.history)).eval()
+    d = random_directions(base.model.dim, 16, _gen(1))
+    loss0, stats0 = compute_loss(model, batch, base, d)
+    assert "train/temporal" not in stats0
+    with_t = load_preset(
+        "debug", ["model.pred_dropout=0", "model.encoder=mlp", "loss.temporal_weight=0.5"]
+    )
+    loss1, stats1 = compute_loss(model, batch, with_t, d)
+    with torch.no_grad():
+        z = model.encode(batch["obs"])
+    step = (z[:, 1:] - z[:, :-1]).pow(2).mean()
+    assert stats1["train/temporal"].item() == pytest.approx(step.item(), rel=1e-5)
+    assert step.item() > 0
+    assert (loss1 - loss0).item() == pytest.approx(0.5 * step.item(), rel=1e-4)
+
+
+def test_temporal_weight_must_not_be_negative():
+    from physjepa.config import load_preset
+    from physjepa.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="loss.temporal_weight"):
+        load_preset("debug", ["loss.temporal_weight=-1"])

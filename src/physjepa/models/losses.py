@@ -4,7 +4,8 @@
 - :func:`sigreg`: the sketched isotropic Gaussian regulariser of LeJEPA (Epps–Pulley
   statistic on random 1-D projections); near 0 for N(0, I) embeddings, large on collapse.
 - :func:`compute_loss`: the JEPA objective on a batch of windows (teacher-forced and
-  rolled-out prediction MSE + λ·SIGReg), the one loss training minimises.
+  rolled-out prediction MSE + λ·SIGReg, optionally + a temporal-smoothness term), the one
+  loss training minimises.
 """
 
 from __future__ import annotations
@@ -117,10 +118,16 @@ def compute_loss(
     zs = f32(z) if gather is None else gather(f32(z))
     sig = sigreg_over_time(zs, directions, cfg.loss.sigreg_knots)  # (B,T,D)
     loss = loss_pred + cfg.loss.rollout_weight * loss_roll + cfg.loss.sigreg_weight * sig
+    if cfg.loss.temporal_weight > 0:  # a term of this process's windows: no gather needed
+        zf = f32(z)
+        temporal = (zf[:, 1:] - zf[:, :-1]).pow(2).mean()
+        loss = loss + cfg.loss.temporal_weight * temporal
     stats = {  # detached tensors: read (and synchronised) only on log steps
         "train/loss": loss.detach(),
         "train/loss_pred": loss_pred.detach(),
         "train/loss_rollout": loss_roll.detach(),
         "train/sigreg": sig.detach(),
     }
+    if cfg.loss.temporal_weight > 0:
+        stats["train/temporal"] = temporal.detach()
     return loss, stats

@@ -16,7 +16,13 @@ FIGSIZE = (6.0, 3.5)  # inches
 DPI = 100
 
 # Train curves drawn on the loss plot, in this order; eval curves are found by prefix.
-TRAIN_KEYS = ("train/loss", "train/loss_pred", "train/loss_rollout", "train/sigreg")
+TRAIN_KEYS = (
+    "train/loss",
+    "train/loss_pred",
+    "train/loss_rollout",
+    "train/sigreg",
+    "train/temporal",
+)
 EVAL_LOSS_PREFIX = "eval/loss"
 
 
