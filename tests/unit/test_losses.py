@@ -7,7 +7,16 @@ import math
 import pytest
 import torch
 
-from physjepa.models.losses import prediction_loss, random_directions, sigreg, sigreg_over_time
+from physjepa.config import load_preset
+from physjepa.errors import ConfigError
+from physjepa.models.losses import (
+    compute_loss,
+    prediction_loss,
+    random_directions,
+    sigreg,
+    sigreg_over_time,
+)
+from physjepa.models.world_model import ModelSpec, build_world_model
 
 N, DIM, M = 1024, 32, 256
 
@@ -114,10 +123,6 @@ def test_sigreg_knots_change_little_on_smooth_integrands(dirs):
 def test_temporal_term_adds_its_weight_times_the_mean_squared_step():
     """loss.temporal_weight adds w * mean ||z[t+1] - z[t]||^2 / D to the objective, on the
     same embeddings the other terms use, and logs it; at 0 the objective is the old one."""
-    from physjepa.config import load_preset
-    from physjepa.models.losses import compute_loss
-    from physjepa.models.world_model import ModelSpec, build_world_model
-
     base = load_preset("debug", ["model.pred_dropout=0", "model.encoder=mlp"])
     t = base.data.history + base.data.rollout
     gen = _gen(7)
@@ -143,8 +148,5 @@ def test_temporal_term_adds_its_weight_times_the_mean_squared_step():
 
 
 def test_temporal_weight_must_not_be_negative():
-    from physjepa.config import load_preset
-    from physjepa.errors import ConfigError
-
     with pytest.raises(ConfigError, match="loss.temporal_weight"):
         load_preset("debug", ["loss.temporal_weight=-1"])

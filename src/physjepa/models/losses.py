@@ -115,11 +115,11 @@ def compute_loss(
                 outs.append(nxt)
                 ctx = torch.cat([ctx[:, 1:], nxt[:, None]], dim=1)
             loss_roll = prediction_loss(f32(torch.stack(outs, dim=1)), f32(z[:, h + 1 : h + r]))
-    zs = f32(z) if gather is None else gather(f32(z))
+    zf = f32(z)
+    zs = zf if gather is None else gather(zf)
     sig = sigreg_over_time(zs, directions, cfg.loss.sigreg_knots)  # (B,T,D)
     loss = loss_pred + cfg.loss.rollout_weight * loss_roll + cfg.loss.sigreg_weight * sig
     if cfg.loss.temporal_weight > 0:  # a term of this process's windows: no gather needed
-        zf = f32(z)
         temporal = (zf[:, 1:] - zf[:, :-1]).pow(2).mean()
         loss = loss + cfg.loss.temporal_weight * temporal
     stats = {  # detached tensors: read (and synchronised) only on log steps
