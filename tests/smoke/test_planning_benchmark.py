@@ -31,12 +31,31 @@ def test_smoke_run_writes_one_world_and_merges_the_others(tmp_path):
     before = _digest(COMMITTED)
     cmd = [sys.executable, str(SCRIPT), "--smoke", "--world", "two-room", "--seeds", "0"]
     cmd += ["--out-dir", str(out), "--work-dir", str(tmp_path / "work")]
+    # cut short: one piece of the quality-budget oracle (1 of 2 episodes in the smoke sizes)
+    proc = subprocess.run([*cmd, "--oracle-chunks", "1"], capture_output=True, text=True,
+                          timeout=600, cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "has 1 of 2 episodes; run again to go on" in proc.stdout
+    cut = json.loads((out / "planning-two-room.json").read_text())
+    assert "oracle_success_two_room_quality" not in cut["metrics"]
+    assert cut["runs"]["two-room-quality-oracle"]["episodes"] == 1
+    oracle_part = out / "planning-parts" / "two-room-quality-oracle.json"
+    first = json.loads(oracle_part.read_text())["episodes"]
+    # the next run goes on from the saved piece: episode 1 only, nothing retrained
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "test episodes 1-1" in proc.stdout and "test episodes 0-0" not in proc.stdout
+    assert "reusing two-room-s0.json" in proc.stdout
     assert _digest(COMMITTED) == before  # the committed results are never touched
+    saved_oracle = json.loads(oracle_part.read_text())["episodes"]
+    assert len(saved_oracle) == 2 and saved_oracle[0] == first[0]
 
     part = json.loads((out / "planning-two-room.json").read_text())
     m = part["metrics"]
+    oracle = part["runs"]["two-room-quality-oracle"]
+    assert oracle["episodes"] == 2
+    assert m["oracle_success_two_room_quality"] == oracle["row"]["success_rate"]
+    assert oracle["row"]["success_rate"] == sum(e["success"] for e in saved_oracle) / 2
     for key in ("success_two_room", "oracle_success_two_room", "random_success_two_room",
                 "success_two_room_quality", "oracle_success_two_room_quality"):  # fmt: skip
         assert 0.0 <= m[key] <= 1.0, key
@@ -51,7 +70,12 @@ def test_smoke_run_writes_one_world_and_merges_the_others(tmp_path):
     assert "ms_per_plan" not in merged["metrics"]
     ms = sorted([40.0, run["model"]["ms_per_plan"]])
     assert merged["metrics"]["ms_per_plan_median"] == sum(ms) / 2
-    assert set(merged["runs"]) == {"reacher-s0", "two-room-s0", "two-room-quality-validation"}
+    assert set(merged["runs"]) == {
+        "reacher-s0",
+        "two-room-s0",
+        "two-room-quality-validation",
+        "two-room-quality-oracle",
+    }
     val = merged["runs"]["two-room-quality-validation"]  # the budget checked off the test set
     assert val["manifest_seed"] == 1 and val["request"]["episodes"] == 1
     assert m["oracle_success_two_room_quality_validation"] == val["oracle"]["success_rate"]
