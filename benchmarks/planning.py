@@ -17,9 +17,9 @@ manifest episodes (planner seed 0) at two budgets:
 The oracle and random baselines do not depend on the training seed, so they run once, on
 the seed-0 run, as does the latent visibility of every state variable the world lists
 (``physjepa.metrics.visibility``). The oracle at the quality budget runs once per world,
-after the seeds, and is saved every 10 episodes (push-t's simulator takes 18 s per plan
-there: 2.5 hours in all); ``--oracle-chunks N`` runs at most N new pieces, and a later run
-goes on where it stopped. Each world's numbers go to ``planning-<world>.json``;
+after the seeds, and is saved every 10 episodes (push-t's simulator takes about 20 s per
+plan there: about an hour in all); ``--oracle-chunks N`` runs at most N new pieces, and a
+later run goes on where it stopped. Each world's numbers go to ``planning-<world>.json``;
 ``planning.json`` merges every per-world file in the results directory with the worlds it
 already held. Each finished training seed also leaves its numbers in
 ``planning-parts/<world>-s<seed>.json`` beside the results (committed, with the protocol
@@ -95,7 +95,7 @@ class Sizes:
     visibility_starts: int = 32
     validation_episodes: int = 10
     # episodes per saved piece of the test-manifest oracle at the quality budget (push-t:
-    # about 30 minutes each on 2 cores, where the simulator is slower than the model)
+    # about 12 minutes each on 2 cores, where the simulator is slower than the model)
     oracle_chunk: int = 10
 
 
