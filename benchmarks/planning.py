@@ -195,6 +195,26 @@ def quality_plan(run: Path, episodes: int, settings: dict, baselines: tuple) -> 
     return res
 
 
+def oracle_at_quality(world: str, manifest: dict, sizes: Sizes) -> dict:
+    """The oracle's row (summary and episodes) at the quality budget on every episode of
+    ``manifest``."""
+    res, _ = evaluate_planning(
+        None,
+        world,
+        manifest["params"],
+        FRAMESKIP,
+        episodes=len(manifest["episodes"]),
+        seed=0,
+        planner=PLANNER,
+        settings=sizes.quality,
+        horizon=HORIZON,
+        baselines=("oracle",),
+        record=0,
+        manifest=manifest,
+    )
+    return res["results"]["oracle"]
+
+
 def validation_oracle(world: str, parts: Path, sizes: Sizes) -> dict:
     """The oracle at the quality budget on ``sizes.validation_episodes`` episodes of a
     validation manifest (no model): the check that chose the budget, off the test set. Kept
@@ -218,24 +238,10 @@ def validation_oracle(world: str, parts: Path, sizes: Sizes) -> dict:
         params=shipped["params"],
     )
     start = time.perf_counter()
-    res, _ = evaluate_planning(
-        None,
-        world,
-        shipped["params"],
-        FRAMESKIP,
-        episodes=sizes.validation_episodes,
-        seed=0,
-        planner=PLANNER,
-        settings=sizes.quality,
-        horizon=HORIZON,
-        baselines=("oracle",),
-        record=0,
-        manifest=manifest,
-    )
     res = {
         "request": request,
         "manifest_seed": VALIDATION_SEED,
-        "oracle": _row(res["results"]["oracle"]),
+        "oracle": _row(oracle_at_quality(world, manifest, sizes)),
         "minutes": round((time.perf_counter() - start) / 60, 2),
     }
     parts.mkdir(parents=True, exist_ok=True)
@@ -271,21 +277,8 @@ def quality_oracle(world: str, parts: Path, sizes: Sizes, max_chunks: int | None
         hi = min(lo + sizes.oracle_chunk, sizes.plan_episodes)
         print(f"{world}: the oracle at the quality budget, test episodes {lo}-{hi - 1}", flush=True)
         start = time.perf_counter()
-        res, _ = evaluate_planning(
-            None,
-            world,
-            shipped["params"],
-            FRAMESKIP,
-            episodes=hi - lo,
-            seed=0,
-            planner=PLANNER,
-            settings=sizes.quality,
-            horizon=HORIZON,
-            baselines=("oracle",),
-            record=0,
-            manifest={**shipped, "episodes": shipped["episodes"][lo:hi]},
-        )
-        done = done + res["results"]["oracle"]["episodes"]
+        piece = {**shipped, "episodes": shipped["episodes"][lo:hi]}
+        done = done + oracle_at_quality(world, piece, sizes)["episodes"]
         minutes += (time.perf_counter() - start) / 60
         parts.mkdir(parents=True, exist_ok=True)
         out = {"request": request, "minutes": round(minutes, 2), "episodes": done}
