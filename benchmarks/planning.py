@@ -169,11 +169,11 @@ def cached_plan(path: Path, run: Path, episodes: int, settings: dict, baselines:
     return res if same else None
 
 
-def quality_plan(run: Path, episodes: int, settings: dict, baselines: tuple) -> dict:
-    """The quality-budget evaluation, written to ``plan-quality.json`` (``plan.json`` keeps
-    the default budget's)."""
+def quality_plan(run: Path, episodes: int, settings: dict) -> dict:
+    """The model's quality-budget evaluation, written to ``plan-quality.json`` (``plan.json``
+    keeps the default budget's; the oracle at this budget is the world's, quality_oracle)."""
     path = run / "plan-quality.json"
-    res = cached_plan(path, run, episodes, settings, baselines)
+    res = cached_plan(path, run, episodes, settings, ())
     if res is None:
         print(f"planning {run.name} at the quality budget", flush=True)
         model, cfg, trained = load_run(run)
@@ -187,7 +187,7 @@ def quality_plan(run: Path, episodes: int, settings: dict, baselines: tuple) -> 
             planner=PLANNER,
             settings=settings,
             horizon=HORIZON,
-            baselines=baselines,
+            baselines=(),
             record=0,
         )
         res["checkpoint_sha256"] = sha256_file(run / "model.safetensors")
@@ -341,8 +341,8 @@ def seed_part(
     rows = res["results"]
     metrics: dict[str, float] = {}
     rows_q, planner_q = {}, None
-    if seed in quality_seeds:  # the model alone: the oracle is the world's (quality_oracle)
-        res_q = quality_plan(run, sizes.plan_episodes, sizes.quality, ())
+    if seed in quality_seeds:
+        res_q = quality_plan(run, sizes.plan_episodes, sizes.quality)
         rows_q, planner_q = res_q["results"], res_q["planner"]
     for base in baselines:
         metrics[f"{base}_success_{key}"] = rows[base]["success_rate"]
@@ -485,8 +485,9 @@ def main() -> None:
         "--oracle-chunks",
         type=int,
         default=None,
-        help="run at most this many new pieces (10 episodes each) of the quality-budget "
-        "oracle; each is saved as it finishes and a later run goes on; default: all",
+        help=f"run at most this many new pieces ({FULL.oracle_chunk} episodes each) of the "
+        "quality-budget oracle; each is saved as it finishes and a later run goes on; "
+        "default: all",
     )
     ap.add_argument("--override", action="append", default=[], help="extra config override")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, the same code path")
