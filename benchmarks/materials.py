@@ -15,8 +15,9 @@ detection on sensor streams (beam, reaction, reacher), monitor throughput.
    twice from the same seed and loads, without and with a fault at a random step in
    [25, 60]; score = the maximum surprise over the 20 steps from the onset (and, as
    ``channel_check_auroc_*``, of ``physjepa monitor --channel-check``'s score: the surprise
-   or the per-channel check (observation head and frozen-reading run) where it is larger,
-   each over its normal 99% level); AUROC faulted vs
+   or the per-channel check (each channel against the other channels of its row, the change
+   over 20 steps, and its frozen-reading run) where it is larger, each over its normal 99%
+   level); AUROC faulted vs
    normal, detection delay and false alarms per hour at a threshold set at 1% false alarms
    per step on the run's validation episodes. Baselines on the same streams: a reconstruction
    autoencoder (width 256, as the encoder) and a per-channel z-score, both fitted on the
@@ -213,7 +214,7 @@ def anomaly(runs: dict[str, Path]) -> dict:
         k = cfg.data.frameskip
         # `physjepa monitor --channel-check`: the latent surprise and the per-channel check
         # (its head fitted on the training episodes), combined and calibrated on validation
-        check = fit_channel_check(model, train, k, FAR)
+        check = fit_channel_check(train, k, FAR)
         cal = calibrate(model, val, FAR, k, check)
         scorers = {
             "physjepa": lambda o, a, m=model, k=k: episode_surprise(m, o, a, k),
@@ -378,10 +379,11 @@ def main() -> None:
         f"{S.test_streams} matched "
         f"normal/faulted streams per fault, onset in [25, 60], max score over {WINDOW} steps, "
         "physjepa's score = the latent surprise (channel_check_auroc_*: monitor "
-        "--channel-check, the larger of the surprise and the worst channel's error under an "
-        "observation head on the predicted embedding fitted on training episodes or its "
-        "frozen-reading run over the training 99% run, each over "
-        "its own 99% quantile on validation episodes), "
+        "--channel-check, the larger of the surprise and the worst live channel's error: the "
+        "change over 20 steps of its residual under a cross-channel head (the other channels "
+        "of its row; fitted on training episodes) over its training 99% change, or its "
+        "frozen-reading run over the training 99% run; combined over each part's own 99% "
+        "quantile on validation episodes), "
         f"thresholds at {FAR:.0%} false alarms per step of validation episodes, false alarms per "
         f"hour at {FPS:g} steps/s; monitor on 1 thread, calibration excluded."
     )

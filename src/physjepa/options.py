@@ -407,8 +407,8 @@ class MonitorOptions(Options):
     cooldown: int = opt(10, "steps between repeated alerts", at_least(1))
     channel_check: bool = opt(
         False,
-        "sensor runs: also alarm on one channel off on its own (per-channel errors of an "
-        "observation head on the predicted embedding), named in the alert",
+        "sensor runs: also alarm on one channel off on its own (drifting away from what the "
+        "other channels imply, or frozen), named in the alert",
     )
     out: str | None = opt(None, "append alerts to this JSONL file (default: stdout)")
     save: bool = opt(

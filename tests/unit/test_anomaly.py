@@ -201,42 +201,63 @@ def test_crossfit_thresholds_never_judge_an_episode_by_its_own_steps():
         crossfit_thresholds(calm[:1], labels[:1], far=0.01)
 
 
-def test_channel_check_reads_channels_off_the_predicted_embedding():
+def _structure(n=40, rng=None):
+    """Eight gauges on one structure: each a fixed mix of two loads that wander (each episode
+    with offsets of its own, as beams differ), read without noise."""
+    rng = rng or np.random.default_rng(0)
+    loads = np.cumsum(rng.normal(0, 0.1, (n, 2)), 0)
+    mix = np.array([[1, 0], [0.5, 0.5], [0, 1], [1, -1], [0.3, 0.9], [0.8, 0.2], [-0.4, 1], [1, 1]])
+    obs = loads @ mix.T + 0.05 * rng.normal(size=8)
+    return obs.astype(np.float32), np.zeros((n, 2), np.float32)
+
+
+def test_channel_check_reads_each_channel_off_the_others_and_catches_a_drift():
     from physjepa.metrics.anomaly import episode_parts, fit_channel_check
 
-    model = _model(noise=0.0)  # carries the last embedding forward: predicts "no change"
+    model = _model(channels=8)
     rng = np.random.default_rng(0)
-    # normal data: each episode holds its readings still (plus noise), so the next reading is
-    # the current one and a linear head on the embedding can read every channel back
-    eps = []
-    for _ in range(310):
-        level = rng.normal(size=5).astype(np.float32)
-        obs = level + 0.01 * rng.normal(size=(20, 5)).astype(np.float32)
-        eps.append((obs, np.zeros((20, 2), np.float32)))
-    check = fit_channel_check(model, eps[:300], far=0.01)
-    cal = calibrate(model, eps[300:], far=0.01, check=check)
-    assert cal.check is check and cal.steps == 10 * 19
-    s, e = episode_parts(model, *eps[300], check=check)
-    assert np.isnan(s[0]) and np.isnan(e[0]).all() and e.shape == (20, 5)
+    eps = [_structure(rng=rng) for _ in range(90)]
+    check = fit_channel_check(eps[:80], far=0.01, lag=10, steps=1500)
+    assert check.live.all() and check.lag == 10
+    # the head learned the structure: its residuals are far below the channels' spread
+    rows = np.concatenate([o for o, _ in eps[80:]]).astype(np.float64)
+    res = check.head.residuals(rows)
+    assert (np.median(np.abs(res), 0) < 0.2 * rows.std(0)).all()
+    cal = calibrate(model, eps[80:], far=0.01, check=check)
+    assert cal.check is check and cal.steps == 10 * 39
+    obs, act = _structure(rng=rng)
+    s, e = episode_parts(model, obs, act, check=check)
+    assert np.isnan(s[0]) and np.isnan(e[0]).all() and e.shape == (40, 8)
     assert np.nanmedian(e) < 1.0  # normal steps sit inside their channel's 99% band
-    # one channel jumps far outside the normal range while the others hold
-    obs, act = eps[301]
+    # channel 3 drifts away from what the others imply, a little more every step
     bad = obs.copy()
-    bad[10:, 3] += 3.0
-    s, e = episode_parts(model, bad, act, check=check)
-    assert np.argmax(e[10]) == 3 and e[10, 3] > 3 * np.delete(e[10], 3).max()
-    assert cal.score(s, e)[10] > cal.threshold
+    bad[20:, 3] += 0.05 * np.arange(1, 21)
+    s2, e2 = episode_parts(model, bad, act, check=check)
+    assert np.argmax(e2[35]) == 3 and e2[35, 3] > 2 * np.delete(e2[35], 3).max()
+    assert cal.score(s2, e2)[35] > cal.threshold
+    assert cal.blame(float(s2[35]), e2[35], list("abcdefgh")) == "d"
     # without a check the score is the surprise itself
-    plain = calibrate(model, eps[300:], far=0.01)
+    plain = calibrate(model, eps[80:], far=0.01)
     assert plain.check is None and np.array_equal(plain.score(s), s, equal_nan=True)
     with pytest.raises(UserError, match="vector observations"):
-        fit_channel_check(model, [(np.zeros((4, 2, 2)), np.zeros((4, 2)))])
+        fit_channel_check([(np.zeros((4, 2, 2)), np.zeros((4, 2)))])
+
+
+def test_the_cross_channel_head_is_fitted_the_same_whatever_the_global_seed():
+    from physjepa.metrics.anomaly import fit_cross_channel
+
+    rows = np.concatenate([_structure(rng=np.random.default_rng(i))[0] for i in range(5)])
+    torch.manual_seed(1)
+    a = fit_cross_channel(rows, steps=20).residuals(rows)
+    torch.manual_seed(2)
+    b = fit_cross_channel(rows, steps=20).residuals(rows)
+    np.testing.assert_array_equal(a, b)
 
 
 def test_the_alarm_score_is_the_larger_part_and_the_check_blames_only_its_own_alarms():
-    from physjepa.metrics.anomaly import Calibration, ChannelCheck
+    from physjepa.metrics.anomaly import Calibration, fit_channel_check
 
-    check = ChannelCheck(np.zeros((3, 2)), np.zeros(2), np.ones(2))
+    check = fit_channel_check([_stream(channels=2)], steps=1)
     cal = Calibration(1.0, 0.01, 10, np.zeros(2), np.zeros(0), check, 0.5, 2.0)
     s = np.array([np.nan, 0.25, 1.0, 0.25])
     e = np.array([[np.nan, np.nan], [1.0, 0.0], [0.0, 1.0], [0.0, 4.0]])
@@ -247,18 +268,18 @@ def test_the_alarm_score_is_the_larger_part_and_the_check_blames_only_its_own_al
 
 
 def test_streamed_monitor_scores_equal_offline_scores_with_a_channel_check():
-    from physjepa.metrics.anomaly import FrozenRuns, episode_parts, fit_channel_check
+    from physjepa.metrics.anomaly import episode_parts, fit_channel_check
 
     model = _model()
-    check = fit_channel_check(model, [_stream(seed=i) for i in range(6)], far=0.05)
+    check = fit_channel_check([_stream(seed=i) for i in range(6)], far=0.05, lag=5, steps=50)
     cal = calibrate(model, [_stream(seed=i) for i in range(6, 9)], far=0.05, check=check)
     obs, act = _stream(seed=20)
     obs[30:45, 1] = obs[30, 1]  # a channel frozen across batch boundaries
     offline = cal.score(*episode_parts(model, obs, act, check=check))
-    stream, got, runs = StreamingSurprise(model), [], FrozenRuns()
+    stream, got, state = StreamingSurprise(model), [], check.stream()
     for lo in range(0, len(obs), 7):
         _, s = stream.push(obs[lo : lo + 7], act[lo : lo + 7])
-        e = check.errors(stream.batch_pred, np.stack(stream.batch_obs), runs)
+        e = check.errors(np.stack(stream.batch_obs), state)
         got.append(cal.score(s, e))
     got = np.concatenate(got)
     assert np.isnan(got[0]) and np.isnan(offline[0])
@@ -276,9 +297,10 @@ def test_a_frozen_reading_is_caught_and_named_where_the_head_cannot_see_it():
         obs[:, 2] = np.where(rng.random(n) < 0.7, 0.0, 2.0)
         return obs, np.zeros((n, 2), np.float32)
 
-    check = fit_channel_check(model, [live() for _ in range(40)], far=0.01)
+    check = fit_channel_check([live() for _ in range(40)], far=0.01, steps=200)
     assert check.frozen_scale[0] == check.frozen_scale[1] == 1.0
     assert check.frozen_scale[2] > 1.0  # idling at 0 is normal for that channel
+    assert check.live.tolist() == [True, True, False]  # ... an event channel, not checked
     cal = calibrate(model, [live() for _ in range(10)], far=0.01, check=check)
     obs, act = live()
     obs[12:, 1] = obs[12, 1]  # channel 1 sticks at step 12

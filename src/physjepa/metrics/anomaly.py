@@ -3,9 +3,9 @@
 - :class:`StreamingSurprise` turns a stream of raw rows (observation + action applied after
   it) into the per-step surprise of :func:`physjepa.metrics.surprise.surprise`, in micro-batches
   of whatever rows have arrived: the numbers are the same as offline, whatever the batching.
-- :class:`ChannelCheck`: a per-channel predictive check for sensor rows (an observation head
-  on the predicted embedding, each channel's error normalised on normal steps), so that one
-  stuck or drifting channel among many is not diluted in the embedding.
+- :class:`ChannelCheck`: a per-channel check for sensor rows (each channel against what the
+  other channels of its row imply, and its frozen-reading run, each normalised on normal
+  steps), so that one stuck or drifting channel among many is not diluted in the embedding.
 - :func:`calibrate` sets the alarm threshold at a chosen false-alarm rate per step from the
   scores of normal episodes (the surprise, and with a check the worst channel's error).
 - :func:`attribute` says which sensor channels (or which image regions) made a step
@@ -105,60 +105,191 @@ def episode_surprise(
     return episode_parts(model, obs, actions, frameskip)[0].astype(np.float32)
 
 
+class CrossChannelHead(torch.nn.Module):
+    """Each channel read off the *other* channels of the same row: a small MLP given the
+    standardised row with one channel blanked and a one-hot of which one (fitted on normal
+    rows by :func:`fit_cross_channel`). It never sees the channel it estimates, nor that
+    channel's past, so a channel that drifts away from what the rest of the structure
+    implies cannot be followed (a predictor over the stream's history extrapolates a drift
+    as if it were motion)."""
+
+    def __init__(self, channels: int, hidden: int = 256):
+        super().__init__()
+        self.channels = channels
+        self.register_buffer("mean", torch.zeros(channels))
+        self.register_buffer("std", torch.ones(channels))
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(2 * channels, hidden),
+            torch.nn.SiLU(),
+            torch.nn.Linear(hidden, hidden),
+            torch.nn.SiLU(),
+            torch.nn.Linear(hidden, channels),
+        )
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """Standardised rows (n, C) and the channel to blank in each (n,) -> its estimate (n,)."""
+        m = torch.nn.functional.one_hot(c, self.channels).to(x)
+        return (self.net(torch.cat([x * (1 - m), m], 1)) * m).sum(1)
+
+    @torch.no_grad()
+    def residuals(self, obs: np.ndarray) -> np.ndarray:
+        """Rows (n, C) -> each reading minus its estimate from the other channels (n, C)."""
+        x = (torch.as_tensor(np.asarray(obs), dtype=torch.float32) - self.mean) / self.std
+        n, c = x.shape
+        est = self(x[:, None].expand(n, c, c).reshape(n * c, c), torch.arange(c).repeat(n))
+        return ((x - est.view(n, c)) * self.std).double().numpy()
+
+
+def fit_cross_channel(
+    rows: np.ndarray, steps: int = 3000, batch: int = 512, lr: float = 1e-3, seed: int = 0
+) -> CrossChannelHead:
+    """Fit a :class:`CrossChannelHead` on normal rows (n, C), on the CPU, deterministically
+    (``seed``), whatever the global random state."""
+    x = torch.as_tensor(np.asarray(rows), dtype=torch.float32)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        head = CrossChannelHead(x.shape[1])
+        sd = x.std(0)
+        head.mean.copy_(x.mean(0))
+        head.std.copy_(torch.where(sd > 0, sd, torch.ones_like(sd)))
+        xs = (x - head.mean) / head.std
+        opt = torch.optim.AdamW(head.parameters(), lr, weight_decay=1e-4)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1))
+        for _ in range(steps):
+            i = torch.randint(len(xs), (batch,))
+            c = torch.randint(x.shape[1], (batch,))
+            loss = torch.nn.functional.smooth_l1_loss(head(xs[i], c), xs[i, c], beta=0.1)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    return head.eval()
+
+
 @dataclass
 class ChannelCheck:
-    """A per-channel predictive check for vector observations (sensor rows).
+    """A per-channel check for vector observations (sensor rows).
 
     One faulty channel among many (a stuck or drifting strain gauge) moves the embedding
-    little, so the latent surprise dilutes it. An observation head, used only for scoring,
-    reads every channel's expected value off the model's *predicted* next embedding (a ridge
-    regression fitted on normal training episodes); each channel's error is then divided by
-    its own ``1 - far`` quantile on normal steps, so 1.0 means "as far off as that channel is
-    in one normal step of 1/far" whatever its units. It names the channel that is off; how
-    much it adds to detection is measured in benchmarks/materials.py
-    (``channel_check_auroc_*``): on the beam a drifting gauge a little; a stuck one not at
-    all (its one-step error is the strain's change in one step, within normal noise).
+    little, so the latent surprise dilutes it; and the world model's own prediction, made
+    from the stream's recent history, follows a slow drift as if it were motion. So each
+    channel is checked against the *other* channels of its row instead: a
+    :class:`CrossChannelHead` (used only for scoring, fitted on normal training episodes)
+    estimates it, and the check watches how the residual (reading minus estimate, in units
+    of its normal median absolute deviation) has *changed* over the last ``lag`` model
+    steps. A structure's own persistent offsets (its notches, its stiffnesses) cancel in the
+    change; a channel walking away from the rest does not. The change is divided by its own
+    ``1 - far`` quantile on normal steps, so 1.0 means "as far off as that channel gets in
+    one normal step of 1/far" whatever its units. Steps where the reading sits at the
+    channel's largest normal magnitude (a saturated or broken gauge) count 0.
 
-    A stuck sensor is caught by its own signature instead: a frozen reading. With a
-    :class:`FrozenRuns` passed to :meth:`errors`, each channel's error is the larger of the
-    head's and its *frozen run* (steps the reading has repeated exactly, a reading at the
-    channel's largest normal magnitude excepted: that is a saturated sensor, not a stuck one)
-    over the ``1 - far`` quantile of such runs on normal steps (at least 1). A live gauge on a
-    loaded structure never repeats a reading exactly; a channel that idles at one value in
-    normal operation (an acoustic count at 0) has long normal runs and a scale to match.
+    A stuck sensor is caught by its own signature as well: a frozen reading (the number of
+    steps the reading has repeated exactly, a reading at the channel's largest normal
+    magnitude excepted) over the ``1 - far`` quantile of such runs on normal steps (at least
+    1). Both parts cover only *live* channels, those whose reading changes on at least half
+    of normal steps: a channel that idles at one value (an acoustic count at 0) is an event
+    channel, checked by the surprise alone. How much each part adds is measured in
+    benchmarks/materials.py (``channel_check_auroc_*``).
     """
 
-    weight: np.ndarray  # (D + 1, C): the head, last row the bias
-    center: np.ndarray  # (C,) median normal error (the head's own bias on normal data)
-    scale: np.ndarray  # (C,) the ``1 - far`` quantile of |error - center| on normal steps
-    saturated: np.ndarray | None = None  # (C,) largest normal |reading| (not a frozen one)
-    frozen_scale: np.ndarray | None = None  # (C,) ``1 - far`` quantile of normal runs, >= 1
+    head: CrossChannelHead
+    center: np.ndarray  # (C,) median normal residual
+    unit: np.ndarray  # (C,) its median absolute deviation
+    scale: np.ndarray  # (C,) the ``1 - far`` quantile of the residual's lagged change
+    live: np.ndarray  # (C,) bool: channels checked
+    saturated: np.ndarray  # (C,) largest normal |reading|
+    frozen_scale: np.ndarray  # (C,) ``1 - far`` quantile of normal runs, >= 1
+    lag: int = 20  # model steps the residual's change is taken over
 
-    def errors(
-        self,
-        pred: torch.Tensor | np.ndarray,
-        obs: np.ndarray,
-        runs: FrozenRuns | None = None,
-    ) -> np.ndarray:
-        """Normalised per-channel error: predicted embeddings (n, D), observations (n, C)
-        -> (n, C), NaN where the prediction is. ``runs`` (one per stream, fed every row in
-        order) adds the frozen-reading part."""
-        p = np.asarray(pred.cpu() if isinstance(pred, torch.Tensor) else pred, np.float64)
-        est = p @ self.weight[:-1] + self.weight[-1]
-        e = np.abs(np.asarray(obs, np.float64) - est - self.center) / self.scale
-        if runs is None or self.frozen_scale is None:
-            return e
-        frozen = runs.update(obs, self.saturated) / self.frozen_scale
-        return np.where(np.isnan(e), np.nan, np.fmax(e, frozen))
+    def stream(self) -> ChannelStream:
+        """Fresh per-stream state (feed it every model step's row, in order)."""
+        return ChannelStream(self.lag)
 
-    def normalise(self, errors: np.ndarray, far: float) -> None:
-        """Set ``center`` and ``scale`` from raw errors (obs - head) of normal steps."""
-        e = errors[np.isfinite(errors).all(1)]
-        self.center = np.median(e, axis=0)
-        dev = np.abs(e - self.center)
-        q = np.quantile(dev, 1.0 - far, axis=0)
-        floor = 1e-6 * (np.abs(self.center) + dev.mean(0)) + 1e-12  # a channel that never moves
-        self.scale = np.maximum(q, floor)
+    def changes(self, obs: np.ndarray, state: ChannelStream) -> np.ndarray:
+        """Rows (n, C) -> the residual's change over ``lag`` steps, in MAD units (0 until the
+        stream has ``lag`` steps, and where either end is saturated)."""
+        obs = np.asarray(obs, np.float64)
+        r = (self.head.residuals(obs) - self.center) / self.unit
+        sat = np.isclose(np.abs(obs), self.saturated, rtol=1e-6, atol=0.0)
+        return state.change(r, sat)
+
+    def errors(self, obs: np.ndarray, state: ChannelStream | None = None) -> np.ndarray:
+        """Normalised per-channel error of model-step rows (n, C) -> (n, C), 0 on channels
+        that are not live. ``state``: the stream's (from :meth:`stream`), fed every row in
+        order; None means these rows start a stream."""
+        state = state if state is not None else self.stream()
+        obs = np.asarray(obs, np.float64)
+        drift = np.abs(self.changes(obs, state)) / self.scale
+        frozen = state.runs.update(obs, self.saturated) / self.frozen_scale
+        return np.where(self.live, np.fmax(drift, frozen), 0.0)
+
+
+class ChannelStream:
+    """One stream's state for a :class:`ChannelCheck`: its frozen-reading runs and the last
+    ``lag`` residuals (rows fed in order, in batches of any size)."""
+
+    def __init__(self, lag: int) -> None:
+        self.lag = lag
+        self.runs = FrozenRuns()
+        self._r: np.ndarray | None = None  # (<= lag, C) the last residuals
+        self._sat: np.ndarray | None = None
+
+    def change(self, r: np.ndarray, sat: np.ndarray) -> np.ndarray:
+        """Residuals (n, C) and saturation flags -> each row's change over ``lag`` rows."""
+        old = len(self._r) if self._r is not None else 0
+        rr = np.concatenate([self._r, r]) if old else r
+        ss = np.concatenate([self._sat, sat]) if old else sat
+        now = old + np.arange(len(r))
+        ok = now >= self.lag  # rows with one ``lag`` steps before them
+        i, j = now[ok], now[ok] - self.lag
+        out = np.zeros(r.shape)
+        out[ok] = np.where(ss[i] | ss[j], 0.0, rr[i] - rr[j])
+        self._r, self._sat = rr[-self.lag :], ss[-self.lag :]
+        return out
+
+
+def fit_channel_check(
+    episodes: Sequence[tuple[np.ndarray, np.ndarray]],
+    frameskip: int = 1,
+    far: float = 0.01,
+    lag: int = 20,
+    steps: int = 3000,
+    seed: int = 0,
+) -> ChannelCheck:
+    """Fit the cross-channel head on the model-step rows of normal ``(obs (N, C), actions)``
+    episodes and normalise each channel's lagged change and frozen run on the same steps
+    (:class:`ChannelCheck`). ``lag`` is cut to half the longest episode where they are
+    shorter."""
+    rows = []
+    for o, _ in episodes:
+        if np.asarray(o).ndim != 2:
+            raise UserError("a per-channel check needs vector observations (sensor rows)")
+        rows.append(np.asarray(o)[::frameskip].astype(np.float64))
+    if not rows or max(map(len, rows)) < 2:
+        raise UserError("a per-channel check needs normal episodes of at least 2 model steps")
+    lag = int(min(lag, max(map(len, rows)) // 2))
+    allrows = np.concatenate(rows)
+    saturated = np.abs(allrows).max(0)
+    at_sat = np.isclose(np.abs(allrows), saturated, rtol=1e-6, atol=0.0)
+    clear = allrows[~at_sat.any(1)]
+    head = fit_cross_channel(clear if len(clear) >= 2 * allrows.shape[1] else allrows, steps,
+                             seed=seed)  # fmt: skip
+    res = head.residuals(clear if len(clear) else allrows)
+    center = np.median(res, 0)
+    unit = np.median(np.abs(res - center), 0)
+    unit = np.maximum(unit, 1e-6 * (np.abs(res).mean(0) + np.abs(allrows).mean(0)) + 1e-12)
+    moves = np.concatenate([np.diff(r, axis=0) != 0 for r in rows if len(r) > 1])
+    check = ChannelCheck(head, center, unit, np.ones(len(center)), moves.mean(0) >= 0.5,
+                         saturated, np.ones(len(center)), lag)  # fmt: skip
+    change, runs = [], []
+    for r in rows:
+        state = check.stream()
+        change.append(np.abs(check.changes(r, state))[lag:])
+        runs.append(state.runs.update(r, saturated))
+    change = np.concatenate(change)  # the longest episode holds 2 * lag steps or more
+    check.scale = np.maximum(np.quantile(change, 1.0 - far, axis=0), 1e-6 * change.mean(0) + 1e-12)
+    check.frozen_scale = np.maximum(np.quantile(np.concatenate(runs), 1.0 - far, axis=0), 1.0)
+    return check
 
 
 @torch.no_grad()
@@ -178,37 +309,6 @@ def predicted_steps(
         model.train(was_training)
     err = (pred - z[1:]).pow(2).mean(-1).cpu()
     return torch.cat([err.new_zeros(1), err]), pred.cpu(), o[1:].numpy()
-
-
-def fit_channel_check(
-    model: WorldModel,
-    episodes: Sequence[tuple[np.ndarray, np.ndarray]],
-    frameskip: int = 1,
-    far: float = 0.01,
-    ridge: float = 1e-3,
-) -> ChannelCheck:
-    """Fit the observation head on normal ``(obs (N, C), actions (N, A))`` episodes and
-    normalise each channel's error on the same steps (:class:`ChannelCheck`)."""
-    preds, obs = [], []
-    for o, a in episodes:
-        if np.asarray(o).ndim != 2:
-            raise UserError("a per-channel check needs vector observations (sensor rows)")
-        _, p, nxt = predicted_steps(model, o, a, frameskip)
-        preds.append(p.double().numpy())
-        obs.append(nxt.astype(np.float64))
-    x, y = np.concatenate(preds), np.concatenate(obs)
-    mu, sd = x.mean(0), x.std(0) + 1e-8
-    xs = (x - mu) / sd
-    gram = xs.T @ xs + ridge * len(xs) * np.eye(xs.shape[1])
-    w = np.linalg.solve(gram, xs.T @ (y - y.mean(0)))  # (D, C) on standardised inputs
-    weight = np.vstack([w / sd[:, None], y.mean(0) - (mu / sd) @ w])
-    check = ChannelCheck(weight, np.zeros(y.shape[1]), np.ones(y.shape[1]))
-    check.normalise(y - (x @ weight[:-1] + weight[-1]), far)
-    rows = [np.asarray(o)[::frameskip].astype(np.float64) for o, _ in episodes]
-    check.saturated = np.abs(np.concatenate(rows)).max(0)
-    normal = np.concatenate([FrozenRuns().update(r, check.saturated) for r in rows])
-    check.frozen_scale = np.maximum(np.quantile(normal, 1.0 - far, axis=0), 1.0)
-    return check
 
 
 class FrozenRuns:
@@ -273,7 +373,8 @@ class Calibration:
         s = np.asarray(surprise, np.float64)
         if self.check is None or errors is None:
             return s
-        return np.fmax(s / self.surprise_scale, channel_part(errors) / self.channel_scale)
+        out = np.fmax(s / self.surprise_scale, channel_part(errors) / self.channel_scale)
+        return np.where(np.isnan(s), np.nan, out)  # a step with nothing predicted: unscored
 
     def blame(self, surprise: float, errors: np.ndarray | None, names=None) -> str | None:
         """The channel a step's alarm is on when the per-channel check raised it (its score
@@ -304,15 +405,13 @@ def episode_parts(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """One raw episode's surprise (T,) and, with a check, channel errors (T, C); both NaN
     at the first model step."""
-    s, pred, nxt = predicted_steps(model, obs, actions, frameskip)
+    s, _, _ = predicted_steps(model, obs, actions, frameskip)
     s = s.numpy().astype(np.float64)
     s[0] = np.nan
     if check is None:
         return s, None
-    e = np.full((len(s), nxt.shape[1]), np.nan)
-    runs = FrozenRuns()
-    runs.update(np.asarray(obs)[:1])  # the first model step's row: nothing repeats yet
-    e[1:] = check.errors(pred, nxt, runs)
+    e = check.errors(model_steps(obs, actions, frameskip)[0].numpy())
+    e[0] = np.nan  # nothing predicted yet: the step is not scored
     return s, e
 
 

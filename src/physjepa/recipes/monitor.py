@@ -20,7 +20,6 @@ from physjepa.device import resolve_device
 from physjepa.errors import UserError
 from physjepa.metrics.anomaly import (
     Calibration,
-    FrozenRuns,
     StreamingSurprise,
     attribute,
     calibrate,
@@ -114,16 +113,18 @@ def run_monitor(
     surprise trace."""
     stats = MonitorStats()
     t0 = time.perf_counter()
-    current, quiet_until, runs = None, -1, FrozenRuns()
+    check = calibration.check
+    current, quiet_until, state = None, -1, check.stream() if check is not None else None
     for obs, act, lines, sid in chunks:
         if sid != current:  # a new stream (episode): fresh context
             if current is not None and make_stream is not None:
                 stream = make_stream()
-            current, quiet_until, runs = sid, -1, FrozenRuns()
+            current, quiet_until = sid, -1
+            state = check.stream() if check is not None else None
         rows, surprise = stream.push(obs, act)
         errors = None
-        if calibration.check is not None and len(rows):
-            errors = calibration.check.errors(stream.batch_pred, np.stack(stream.batch_obs), runs)
+        if check is not None and len(rows):
+            errors = check.errors(np.stack(stream.batch_obs), state)
         scores = calibration.score(surprise, errors)
         stats.rows += len(obs)
         stats.scored += int(np.isfinite(scores).sum())
@@ -207,7 +208,7 @@ def monitor(
         with EpisodeFile(run.data.path) as f:
             train = split_episodes(f.n_episodes, run.config.data.val_fraction)[0]
             seen = [(ep[obs_key], ep["action"]) for ep in map(f.episode, map(int, train))]
-        check = fit_channel_check(model, seen, k, opts.far)
+        check = fit_channel_check(seen, k, opts.far)
     with EpisodeFile(opts.calibrate or run.data.path) as f:
         run.check_data(f)
         eps = (

@@ -1,0 +1,59 @@
+"""Choose the per-channel check's settings on *validation* fault streams (seeds 9,000,000+,
+never the benchmark's test streams at 1,000,000+): the materials benchmark's beam run, the
+check fitted on its training episodes and calibrated on its validation episodes as
+``physjepa monitor --channel-check`` does, then AUROC per beam fault (40 matched streams).
+
+    python docs/issue16/channel_val.py [lag ...]   # after python benchmarks/materials.py
+    STREAMS=100 python docs/issue16/channel_val.py 15 20 30
+"""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import materials as M  # noqa: E402
+
+from physjepa.data.episodes import EpisodeFile, split_episodes  # noqa: E402
+from physjepa.metrics.anomaly import (  # noqa: E402
+    calibrate,
+    episode_parts,
+    fault_metrics,
+    fit_channel_check,  # noqa: E402
+)
+from physjepa.training.checkpoint import load_run  # noqa: E402
+
+KINDS = ("beam_stiffness", "beam_crack", "gauge_stuck", "gauge_drift")
+
+
+def main() -> None:
+    lags = [int(x) for x in sys.argv[1:]] or [20]
+    run = M.WORK / "runs" / "beam"
+    model, cfg, info = load_run(run)
+    key = info.data.obs_key
+    with EpisodeFile(info.data.path) as f:
+        tr, va = split_episodes(f.n_episodes, cfg.data.val_fraction)
+        train = [(ep[key], ep["action"]) for ep in map(f.episode, map(int, tr))]
+        val = [(ep[key], ep["action"]) for ep in map(f.episode, map(int, va))]
+    n = int(os.environ.get("STREAMS", 40))
+    streams = {k: M.fault_streams(k, n, 9_000_000 + i) for i, k in enumerate(KINDS)}
+    out = {}
+    for lag in lags:
+        t0 = time.time()
+        check = fit_channel_check(train, 1, M.FAR, lag=lag)
+        cal = calibrate(model, val, M.FAR, 1, check)
+        out[lag] = {}
+        for kind, st in streams.items():
+            score = [cal.score(*episode_parts(model, n[0], n[1], 1, check)) for n, _, _ in st]
+            fscore = [cal.score(*episode_parts(model, f[0], f[1], 1, check)) for _, f, _ in st]
+            m = fault_metrics(score, fscore, [t for _, _, t in st], cal.threshold, M.WINDOW)
+            out[lag][kind] = {"auroc": round(m["auroc"], 4), "detected": m["detected"]}
+        print(lag, json.dumps(out[lag]), f"{time.time() - t0:.0f} s", flush=True)
+    (run / f"channel-val-{n}.json").write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
