@@ -219,6 +219,9 @@ def test_channel_check_reads_each_channel_off_the_others_and_catches_a_drift():
     eps = [_structure(rng=rng) for _ in range(90)]
     check = fit_channel_check(eps[:80], far=0.01, lag=10, steps=1500)
     assert check.live.all() and check.lag == 10
+    # each channel's scale in 4 bins of how far the other channels say it should have moved
+    assert check.scale.shape == (8, 4) and (np.diff(check.edges, axis=1) >= 0).all()
+    assert (check.scale[:, -1] > check.scale[:, 0]).all()  # the residual moves more then
     # the head learned the structure: its residuals are far below the channels' spread
     rows = np.concatenate([o for o, _ in eps[80:]]).astype(np.float64)
     res = check.head.residuals(rows)

@@ -179,9 +179,12 @@ class ChannelCheck:
     of its normal median absolute deviation) has *changed* over the last ``lag`` model
     steps. A structure's own persistent offsets (its notches, its stiffnesses) cancel in the
     change; a channel walking away from the rest does not. The change is divided by its own
-    ``1 - far`` quantile on normal steps, so 1.0 means "as far off as that channel gets in
-    one normal step of 1/far" whatever its units. Steps where the reading sits at the
-    channel's largest normal magnitude (a saturated or broken gauge) count 0.
+    ``1 - far`` quantile on normal steps *where the other channels implied a like change*
+    (the estimate's own change over the lag, in quartiles of normal steps: the residual
+    moves more when the structure does), so 1.0 means "as far off as that channel gets in
+    one normal step of 1/far" whatever its units and however fast the load moves. Steps
+    where the reading sits at the channel's largest normal magnitude (a saturated or broken
+    gauge) count 0.
 
     A stuck sensor is caught by its own signature as well: a frozen reading (the number of
     steps the reading has repeated exactly, a reading at the channel's largest normal
@@ -195,7 +198,8 @@ class ChannelCheck:
     head: CrossChannelHead
     center: np.ndarray  # (C,) median normal residual
     unit: np.ndarray  # (C,) its median absolute deviation
-    scale: np.ndarray  # (C,) the ``1 - far`` quantile of the residual's lagged change
+    scale: np.ndarray  # (C, B) the ``1 - far`` quantile of the residual's lagged change ...
+    edges: np.ndarray  # (C, B - 1) ... in bins of the estimate's lagged change (their edges)
     live: np.ndarray  # (C,) bool: channels checked
     saturated: np.ndarray  # (C,) largest normal |reading|
     frozen_scale: np.ndarray  # (C,) ``1 - far`` quantile of normal runs, >= 1
@@ -205,13 +209,18 @@ class ChannelCheck:
         """Fresh per-stream state (feed it every model step's row, in order)."""
         return ChannelStream(self.lag)
 
-    def changes(self, obs: np.ndarray, state: ChannelStream) -> np.ndarray:
+    def changes(self, obs: np.ndarray, state: ChannelStream) -> tuple[np.ndarray, np.ndarray]:
         """Rows (n, C) -> the residual's change over ``lag`` steps, in MAD units (0 until the
-        stream has ``lag`` steps, and where either end is saturated)."""
+        stream has ``lag`` steps, and where either end is saturated), and the size of the
+        estimate's change over the same steps."""
         obs = np.asarray(obs, np.float64)
-        r = (self.head.residuals(obs) - self.center) / self.unit
+        res = self.head.residuals(obs)
         sat = np.isclose(np.abs(obs), self.saturated, rtol=1e-6, atol=0.0)
-        return state.change(r, sat)
+        return state.change((res - self.center) / self.unit, sat, obs - res)
+
+    def bins(self, moved: np.ndarray) -> np.ndarray:
+        """The estimate's lagged change (n, C) -> each channel's scale bin (n, C)."""
+        return np.stack([np.searchsorted(e, m, "right") for e, m in zip(self.edges, moved.T)], 1)
 
     def errors(self, obs: np.ndarray, state: ChannelStream | None = None) -> np.ndarray:
         """Normalised per-channel error of model-step rows (n, C) -> (n, C), 0 on channels
@@ -219,33 +228,41 @@ class ChannelCheck:
         order; None means these rows start a stream."""
         state = state if state is not None else self.stream()
         obs = np.asarray(obs, np.float64)
-        drift = np.abs(self.changes(obs, state)) / self.scale
+        change, moved = self.changes(obs, state)
+        drift = np.abs(change) / np.take_along_axis(self.scale.T, self.bins(moved), 0)
         frozen = state.runs.update(obs, self.saturated) / self.frozen_scale
         return np.where(self.live, np.fmax(drift, frozen), 0.0)
 
 
 class ChannelStream:
     """One stream's state for a :class:`ChannelCheck`: its frozen-reading runs and the last
-    ``lag`` residuals (rows fed in order, in batches of any size)."""
+    ``lag`` residuals and estimates (rows fed in order, in batches of any size)."""
 
     def __init__(self, lag: int) -> None:
         self.lag = lag
         self.runs = FrozenRuns()
         self._r: np.ndarray | None = None  # (<= lag, C) the last residuals
         self._sat: np.ndarray | None = None
+        self._est: np.ndarray | None = None
 
-    def change(self, r: np.ndarray, sat: np.ndarray) -> np.ndarray:
-        """Residuals (n, C) and saturation flags -> each row's change over ``lag`` rows."""
+    def change(
+        self, r: np.ndarray, sat: np.ndarray, est: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Residuals (n, C), saturation flags and estimates -> each row's residual change
+        over ``lag`` rows, and the size of the estimate's change (both 0 without a row
+        ``lag`` before)."""
         old = len(self._r) if self._r is not None else 0
         rr = np.concatenate([self._r, r]) if old else r
         ss = np.concatenate([self._sat, sat]) if old else sat
+        ee = np.concatenate([self._est, est]) if old else est
         now = old + np.arange(len(r))
         ok = now >= self.lag  # rows with one ``lag`` steps before them
         i, j = now[ok], now[ok] - self.lag
-        out = np.zeros(r.shape)
+        out, moved = np.zeros(r.shape), np.zeros(r.shape)
         out[ok] = np.where(ss[i] | ss[j], 0.0, rr[i] - rr[j])
-        self._r, self._sat = rr[-self.lag :], ss[-self.lag :]
-        return out
+        moved[ok] = np.abs(ee[i] - ee[j])
+        self._r, self._sat, self._est = rr[-self.lag :], ss[-self.lag :], ee[-self.lag :]
+        return out, moved
 
 
 def fit_channel_check(
@@ -255,11 +272,12 @@ def fit_channel_check(
     lag: int = 20,
     steps: int = 3000,
     seed: int = 0,
+    bins: int = 4,
 ) -> ChannelCheck:
     """Fit the cross-channel head on the model-step rows of normal ``(obs (N, C), actions)``
-    episodes and normalise each channel's lagged change and frozen run on the same steps
-    (:class:`ChannelCheck`). ``lag`` is cut to half the longest episode where they are
-    shorter."""
+    episodes and normalise each channel's lagged change (in ``bins`` bins of the estimate's
+    change) and frozen run on the same steps (:class:`ChannelCheck`). ``lag`` is cut to half
+    the longest episode where they are shorter."""
     rows = []
     for o, _ in episodes:
         if np.asarray(o).ndim != 2:
@@ -279,15 +297,29 @@ def fit_channel_check(
     unit = np.median(np.abs(res - center), 0)
     unit = np.maximum(unit, 1e-6 * (np.abs(res).mean(0) + np.abs(allrows).mean(0)) + 1e-12)
     moves = np.concatenate([np.diff(r, axis=0) != 0 for r in rows if len(r) > 1])
-    check = ChannelCheck(head, center, unit, np.ones(len(center)), moves.mean(0) >= 0.5,
-                         saturated, np.ones(len(center)), lag)  # fmt: skip
-    change, runs = [], []
+    c = len(center)
+    check = ChannelCheck(head, center, unit, np.ones((c, 1)), np.zeros((c, 0)),
+                         moves.mean(0) >= 0.5, saturated, np.ones(c), lag)  # fmt: skip
+    change, moved, runs = [], [], []
     for r in rows:
         state = check.stream()
-        change.append(np.abs(check.changes(r, state))[lag:])
+        d, m = check.changes(r, state)
+        change.append(np.abs(d)[lag:])
+        moved.append(m[lag:])
         runs.append(state.runs.update(r, saturated))
     change = np.concatenate(change)  # the longest episode holds 2 * lag steps or more
-    check.scale = np.maximum(np.quantile(change, 1.0 - far, axis=0), 1e-6 * change.mean(0) + 1e-12)
+    moved = np.concatenate(moved)
+    check.edges = np.quantile(moved, np.linspace(0, 1, bins + 1)[1:-1], axis=0).T  # (C, B-1)
+    which = check.bins(moved)
+    floor = 1e-6 * change.mean(0) + 1e-12
+    check.scale = np.stack(
+        [
+            [np.quantile(change[which[:, k] == b, k], 1.0 - far) if (which[:, k] == b).any()
+             else np.quantile(change[:, k], 1.0 - far) for b in range(bins)]
+            for k in range(c)
+        ]
+    )  # fmt: skip
+    check.scale = np.maximum(check.scale, floor[:, None])
     check.frozen_scale = np.maximum(np.quantile(np.concatenate(runs), 1.0 - far, axis=0), 1.0)
     return check
 
