@@ -265,6 +265,17 @@ class ChannelStream:
         return out, moved
 
 
+def _quantile_per_bin(x: np.ndarray, which: np.ndarray, bins: int, q: float) -> np.ndarray:
+    """Per column k and bin b, the ``q`` quantile of ``x[:, k]`` over the rows in bin b (over
+    the whole column where the bin is empty): (n, C), bins (n, C) -> (C, bins)."""
+    out = np.empty((x.shape[1], bins))
+    for k in range(x.shape[1]):
+        for b in range(bins):
+            xs = x[which[:, k] == b, k]
+            out[k, b] = np.quantile(xs if len(xs) else x[:, k], q)
+    return out
+
+
 def fit_channel_check(
     episodes: Sequence[tuple[np.ndarray, np.ndarray]],
     frameskip: int = 1,
@@ -289,10 +300,10 @@ def fit_channel_check(
     allrows = np.concatenate(rows)
     saturated = np.abs(allrows).max(0)
     at_sat = np.isclose(np.abs(allrows), saturated, rtol=1e-6, atol=0.0)
-    clear = allrows[~at_sat.any(1)]
-    head = fit_cross_channel(clear if len(clear) >= 2 * allrows.shape[1] else allrows, steps,
-                             seed=seed)  # fmt: skip
-    res = head.residuals(clear if len(clear) else allrows)
+    clear = allrows[~at_sat.any(1)]  # rows with no saturated channel, where there are enough
+    normal = clear if len(clear) >= 2 * allrows.shape[1] else allrows
+    head = fit_cross_channel(normal, steps, seed=seed)
+    res = head.residuals(normal)
     center = np.median(res, 0)
     unit = np.median(np.abs(res - center), 0)
     unit = np.maximum(unit, 1e-6 * (np.abs(res).mean(0) + np.abs(allrows).mean(0)) + 1e-12)
@@ -312,14 +323,7 @@ def fit_channel_check(
     check.edges = np.quantile(moved, np.linspace(0, 1, bins + 1)[1:-1], axis=0).T  # (C, B-1)
     which = check.bins(moved)
     floor = 1e-6 * change.mean(0) + 1e-12
-    check.scale = np.stack(
-        [
-            [np.quantile(change[which[:, k] == b, k], 1.0 - far) if (which[:, k] == b).any()
-             else np.quantile(change[:, k], 1.0 - far) for b in range(bins)]
-            for k in range(c)
-        ]
-    )  # fmt: skip
-    check.scale = np.maximum(check.scale, floor[:, None])
+    check.scale = np.maximum(_quantile_per_bin(change, which, bins, 1.0 - far), floor[:, None])
     check.frozen_scale = np.maximum(np.quantile(np.concatenate(runs), 1.0 - far, axis=0), 1.0)
     return check
 
