@@ -64,6 +64,11 @@ class DataConfig:
     """Colour augmentation of pixel training windows (0 = off): this share of the windows has
     its RGB channels permuted (one random other order, every frame alike), so objects appear
     in colours outside the data's. Validation windows are never recoloured."""
+    augment_dilate: int = 0
+    """Object-size augmentation of pixel training windows (0 = off): each window is dilated or
+    eroded as a whole by k pixels, k drawn uniformly from -x..x, so every object brighter than
+    its surroundings appears a little larger or smaller than in the data, at the same place
+    and with the same motion (``data/augment.py``). Validation windows are never dilated."""
 
     def __post_init__(self) -> None:
         _check(
@@ -107,6 +112,12 @@ class DataConfig:
             "data.augment_colour",
             self.augment_colour,
             "a share of windows in [0, 1] (0 = off)",
+        )
+        _check(
+            _is_int(self.augment_dilate) and 0 <= self.augment_dilate <= 4,
+            "data.augment_dilate",
+            self.augment_dilate,
+            "a whole number of pixels in 0..4 (0 = off; 1 grows or shrinks objects by a pixel)",
         )
         _check(
             _is_num(self.max_memory_mb) and self.max_memory_mb >= 0.0,

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from physjepa.data.augment import augment_windows, permute_colours, zoom_windows
+from physjepa.data.augment import (
+    augment_windows,
+    dilate_windows,
+    permute_colours,
+    zoom_windows,
+)
 
 
 def _square_windows(b: int = 64, t: int = 3, size: int = 32, half: int = 4) -> torch.Tensor:
@@ -76,3 +81,65 @@ def test_a_share_of_windows_gets_its_colour_channels_permuted_alike_in_every_fra
     assert permute_colours(obs, 0.0) is obs
     torch.manual_seed(3)
     assert torch.equal(augment_windows(obs, 0.0, 0.5), out)
+
+
+def _disc_windows(b: int, t: int = 3, size: int = 32, r: float = 4.0) -> torch.Tensor:
+    """Windows of a red disc of radius r (pixels) off the centre of a dark blue-grey frame."""
+    obs = torch.empty(b, t, size, size, 3, dtype=torch.uint8)
+    obs[...] = torch.tensor([25, 25, 35], dtype=torch.uint8)
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    disc = (yy - 12) ** 2 + (xx - 19) ** 2 <= r * r
+    obs[:, :, disc] = torch.tensor([230, 70, 60], dtype=torch.uint8)
+    return obs
+
+
+def _disc_stats(obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Area (B, T) of the red pixels and their centre (B, T, 2)."""
+    red = (obs[..., 0] > 100).float()
+    yy, xx = torch.meshgrid(torch.arange(obs.shape[2]), torch.arange(obs.shape[3]), indexing="ij")
+    area = red.sum(dim=(-1, -2))
+    centre = torch.stack([(red * yy).sum(dim=(-1, -2)), (red * xx).sum(dim=(-1, -2))], -1)
+    return area, centre / area[..., None]
+
+
+def test_dilation_grows_or_shrinks_objects_in_place_alike_in_every_frame():
+    obs = _disc_windows(300)
+    torch.manual_seed(4)
+    out = dilate_windows(obs, 1)
+    assert out.shape == obs.shape and out.dtype == torch.uint8
+    assert torch.equal(out[:, 0], out[:, 1]) and torch.equal(out[:, 0], out[:, 2])
+    area, centre = _disc_stats(out)
+    base, base_centre = _disc_stats(obs[:1])
+    # three sizes, each about a third of the windows: a pixel smaller, as it was, a pixel
+    # larger (radius 4 -> ~3 and ~5: areas 49 -> 29 and 73 on this grid)
+    sizes = {int(a): int((area[:, 0] == a).sum()) for a in area[:, 0].unique()}
+    assert sorted(sizes) == [29, int(base[0, 0]), 73], sizes
+    assert all(70 < n < 130 for n in sizes.values()), sizes
+    # the disc stays where it was, and no colour appears that the frame did not hold
+    assert torch.allclose(centre, base_centre.expand_as(centre), atol=1e-4)
+    assert {tuple(p) for p in out.reshape(-1, 3).unique(dim=0).tolist()} == {
+        (25, 25, 35),
+        (230, 70, 60),
+    }
+
+
+def test_dilation_by_two_reaches_two_pixels_and_follows_the_seed():
+    obs = _disc_windows(200).float() / 255
+    torch.manual_seed(5)
+    a = dilate_windows(obs, 2)
+    torch.manual_seed(5)
+    assert torch.equal(a, dilate_windows(obs, 2)) and a.dtype == torch.float32
+    area = _disc_stats((a * 255).round().to(torch.uint8))[0][:, 0]
+    assert len(area.unique()) == 5  # -2, -1, 0, 1, 2 pixels
+    assert area.min() < 20 and area.max() > 90  # radius 4 -> ~2 and ~6
+    assert dilate_windows(obs, 0) is obs
+
+
+def test_dilation_refuses_what_is_not_rgb_windows():
+    with pytest.raises(ValueError, match="dilate_windows needs windows"):
+        dilate_windows(torch.zeros(2, 3, 4, 4, 1), 1)
+    torch.manual_seed(6)
+    obs = _disc_windows(8)
+    out = augment_windows(obs, 0.0, 0.0, 1)
+    torch.manual_seed(6)
+    assert torch.equal(out, dilate_windows(obs, 1))

@@ -144,6 +144,7 @@ def test_wrong_type_names_key_and_expected_type(item, key, expect):
         ("data.val_fraction=1", "data.val_fraction", "(0, 1)"),
         ("data.augment_zoom=1.5", "data.augment_zoom", "[0, 1]"),
         ("data.augment_colour=-0.1", "data.augment_colour", "[0, 1]"),
+        ("data.augment_dilate=5", "data.augment_dilate", "0..4"),
         ("train.batch_size=1", "train.batch_size", ">= 2"),
         ("train.lr=0", "train.lr", "(0, 1)"),
         ("train.device=tpu", "train.device", "'cuda:N'"),

@@ -80,10 +80,11 @@ def test_resume_continues_exactly(debug_cfg, ball_file, tmp_path):
 def test_an_augmented_run_trains_on_augmented_windows_and_resumes_exactly(
     debug_cfg, debug_run, ball_file, tmp_path
 ):
-    aug = ["data.augment_zoom=0.25", "data.augment_colour=0.5"]
+    aug = ["data.augment_zoom=0.25", "data.augment_colour=0.5", "data.augment_dilate=1"]
     cfg = apply_overrides(debug_cfg, [*RESUME_OVERRIDES, *aug])
     straight = train(cfg, ball_file, tmp_path / "a", progress=False)
-    plain = apply_overrides(cfg, ["data.augment_zoom=0", "data.augment_colour=0"])
+    plain = ["data.augment_zoom=0", "data.augment_colour=0", "data.augment_dilate=0"]
+    plain = apply_overrides(cfg, plain)
     plain = train(plain, ball_file, tmp_path / "p", progress=False)
     wa, wp = _weights(straight), _weights(plain)
     assert any(not torch.equal(wa[k], wp[k]) for k in wa)  # the augmentation reached the model
@@ -93,9 +94,11 @@ def test_an_augmented_run_trains_on_augmented_windows_and_resumes_exactly(
     _assert_same_weights(straight, half)
 
 
-@pytest.mark.parametrize("key", ["augment_zoom", "augment_colour"])
-def test_augmentation_of_vector_observations_is_refused(key, ball_file, tmp_path):
-    cfg = load_preset("debug", ["model.encoder=mlp", "train.steps=2", f"data.{key}=0.2"])
+@pytest.mark.parametrize(
+    ("key", "value"), [("augment_zoom", "0.2"), ("augment_colour", "0.2"), ("augment_dilate", "1")]
+)
+def test_augmentation_of_vector_observations_is_refused(key, value, ball_file, tmp_path):
+    cfg = load_preset("debug", ["model.encoder=mlp", "train.steps=2", f"data.{key}={value}"])
     with pytest.raises(TrainError, match=f"observes 'state'; set data.{key}=0"):
         train(cfg, ball_file, tmp_path / "mlp", progress=False)
     assert not (tmp_path / "mlp" / "model.safetensors").exists()

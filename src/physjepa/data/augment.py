@@ -1,4 +1,5 @@
-"""Training-time augmentation of pixel windows (``data.augment_zoom``, ``data.augment_colour``).
+"""Training-time augmentation of pixel windows (``data.augment_zoom``, ``data.augment_colour``,
+``data.augment_dilate``).
 
 Each acts on a window as a whole, every frame alike, so the motion inside a window stays one
 consistent world:
@@ -7,7 +8,14 @@ consistent world:
   centre, so objects appear at sizes the data never held (and their motion rescaled with
   them);
 - :func:`permute_colours`, colour augmentation: the window's RGB channels are permuted, so
-  every object appears in colours the data never held.
+  every object appears in colours the data never held;
+- :func:`dilate_windows`, object-size augmentation: every object brighter than what surrounds
+  it grows (or shrinks) by a pixel or a few about where it is, so it appears at sizes the data
+  never held while the motion, the positions and the frame stay as they were.
+
+Zoom rescales the motion with the objects: a window zoomed by 1.2 shows gravity 1.2 times as
+strong, so zoom teaches the model that gravity varies (issue 16 measured it: every
+intuitive-physics property got worse). Dilation changes the size alone.
 
 The intent (issue 16) is an encoder whose features carry over to a ball a little larger, or
 of another colour, than any it trained on, instead of mapping it far outside the latent
@@ -69,7 +77,52 @@ def permute_colours(obs: torch.Tensor, share: float) -> torch.Tensor:
     return torch.gather(obs, -1, perm[:, None, None, None, :].expand_as(obs))
 
 
-def augment_windows(obs: torch.Tensor, zoom: float, colour: float) -> torch.Tensor:
-    """A training batch's pixel windows zoomed (:func:`zoom_windows`) and then recoloured
-    (:func:`permute_colours`); each step is skipped when its setting is 0."""
-    return permute_colours(zoom_windows(obs, zoom), colour)
+#: A pixel and its four neighbours: one step of dilation grows a disc by a pixel along the axes
+#: and by ~0.7 along the diagonals (rounder than a 3x3 square, which grows it into a box).
+_PLUS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def _morph_step(x: torch.Tensor, grow: bool) -> torch.Tensor:
+    """One step of grey-scale dilation (``grow``) or erosion of frames ``x (N, H, W, 3)``
+    float: every pixel takes the colour of the brightest (darkest) pixel, by luma, among itself
+    and its four neighbours (the frame's border repeats). Whole colours move, never a mix of
+    channels, so no colour appears that the frame did not hold."""
+    n, h, w, _ = x.shape
+    pad = F.pad(x.permute(0, 3, 1, 2), (1, 1, 1, 1), mode="replicate")  # (N, 3, H+2, W+2)
+    cand = torch.stack([pad[:, :, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy, dx in _PLUS])
+    luma = torch.einsum("knchw,c->knhw", cand, torch.tensor(_LUMA, dtype=x.dtype))
+    pick = (luma.argmax(0) if grow else luma.argmin(0))[None, :, None]  # (1, N, 1, H, W)
+    out = torch.gather(cand, 0, pick.expand(1, n, 3, h, w))[0]  # (N, 3, H, W)
+    return out.permute(0, 2, 3, 1)
+
+
+def dilate_windows(obs: torch.Tensor, max_pixels: int) -> torch.Tensor:
+    """Pixel windows ``obs (B, T, H, W, 3)`` (uint8 or float) -> the same shape and dtype,
+    window b dilated (``k_b > 0``: bright objects grow by ``k_b`` pixels) or eroded
+    (``k_b < 0``: they shrink), every frame alike, ``k_b`` drawn uniformly from
+    ``-max_pixels .. max_pixels`` (0 leaves the window as it is). An object on a background
+    brighter than itself changes the other way. ``max_pixels = 0`` returns ``obs`` itself."""
+    if max_pixels <= 0:
+        return obs
+    if obs.ndim != 5 or obs.shape[-1] != 3:
+        raise ValueError(f"dilate_windows needs windows (B, T, H, W, 3), not {tuple(obs.shape)}")
+    b, t, h, w, c = obs.shape
+    k = torch.randint(-max_pixels, max_pixels + 1, (b,))  # (B,)
+    out = obs.float()
+    for grow in (True, False):
+        for step in range(max_pixels):
+            sel = (k > step) if grow else (k < -step)  # windows that need another step
+            if not bool(sel.any()):
+                break
+            idx = sel.nonzero()[:, 0].to(obs.device)
+            x = out[idx].reshape(-1, h, w, c)
+            out[idx] = _morph_step(x, grow).reshape(len(idx), t, h, w, c)
+    return out.to(obs.dtype) if obs.dtype == torch.uint8 else out.to(obs.dtype).contiguous()
+
+
+def augment_windows(obs: torch.Tensor, zoom: float, colour: float, dilate: int = 0) -> torch.Tensor:
+    """A training batch's pixel windows zoomed (:func:`zoom_windows`), recoloured
+    (:func:`permute_colours`) and then dilated or eroded (:func:`dilate_windows`); each step
+    is skipped when its setting is 0."""
+    return dilate_windows(permute_colours(zoom_windows(obs, zoom), colour), dilate)

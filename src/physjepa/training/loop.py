@@ -246,7 +246,7 @@ def _train(
             # a table imported without actions has one zero column that no stream carries
             "action_names": [] if file.attrs().get("no_actions") else file.channel_names("action"),
         }
-        for key in ("augment_zoom", "augment_colour"):
+        for key in ("augment_zoom", "augment_colour", "augment_dilate"):
             if getattr(cfg.data, key) and obs_key != "pixels":
                 raise TrainError(
                     f"data.{key}={getattr(cfg.data, key)} augments pixel frames, but this run "
@@ -390,7 +390,10 @@ def _fit(
                 batch = {k: v.pin_memory() for k, v in batch.items()}
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             batch["obs"] = augment_windows(
-                batch["obs"], cfg.data.augment_zoom, cfg.data.augment_colour
+                batch["obs"],
+                cfg.data.augment_zoom,
+                cfg.data.augment_colour,
+                cfg.data.augment_dilate,
             )
             directions = random_directions(cfg.model.dim, cfg.loss.sigreg_directions, dir_gen).to(
                 device
