@@ -135,7 +135,9 @@ class DataConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     encoder: str = "conv"
-    """Observation encoder: 'conv' (pixels, default), 'vit' (pixels), 'mlp' (vectors)."""
+    """Observation encoder: 'conv' (pixels, default), 'keypoints' (pixels: spatial-softmax
+    keypoints, positions that do not change with an object's drawn size), 'vit' (pixels),
+    'mlp' (vectors)."""
     dim: int = 128
     """Embedding size: one vector of this size per frame (per token with latent='tokens')."""
     conv_widths: tuple[int, ...] = (16, 32, 64)
@@ -164,13 +166,22 @@ class ModelConfig:
     regularised per token; the latent is their concatenation, so costs sum over tokens."""
     token_grid: int = 4
     """Tokens per side of the grid when ``latent='tokens'`` (4 -> 16 tokens per frame)."""
+    keypoints: int = 32
+    """Keypoint maps of the 'keypoints' encoder (each gives an expected x, y); its conv
+    stages are the first two ``conv_widths``, at a quarter of the image's resolution."""
 
     def __post_init__(self) -> None:
         _check(
-            self.encoder in ("conv", "vit", "mlp"),
+            self.encoder in ("conv", "keypoints", "vit", "mlp"),
             "model.encoder",
             self.encoder,
-            "one of 'conv', 'vit', 'mlp'",
+            "one of 'conv', 'keypoints', 'vit', 'mlp'",
+        )
+        _check(
+            _is_int(self.keypoints) and 1 <= self.keypoints <= 256,
+            "model.keypoints",
+            self.keypoints,
+            "an integer in [1, 256]",
         )
         _check(
             _is_int(self.dim) and 4 <= self.dim <= 4096,

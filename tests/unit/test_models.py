@@ -12,6 +12,7 @@ B, T, D, A, H = 3, 5, 16, 2, 3  # batch, frames, embedding, action block, histor
 IMG = 16
 SPECS = {
     "conv": ModelSpec((IMG, IMG, 3), A, H),
+    "keypoints": ModelSpec((IMG, IMG, 3), A, H),
     "vit": ModelSpec((IMG, IMG, 3), A, H),
     "mlp": ModelSpec((6,), A, H),
 }
@@ -24,6 +25,7 @@ def _model(encoder: str, seed: int = 0, history: int = H) -> WorldModel:
             f"model.encoder={encoder}",
             f"model.dim={D}",
             "model.conv_widths=4,8",
+            "model.keypoints=5",
             "model.vit_patch=8",
             "model.vit_heads=2",
             "model.mlp_hidden=16",
@@ -62,7 +64,7 @@ def _za(b: int = B, t: int = T, seed: int = 0) -> tuple[torch.Tensor, torch.Tens
 
 
 # -- shapes ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("encoder", ["conv", "vit", "mlp"])
+@pytest.mark.parametrize("encoder", ["conv", "keypoints", "vit", "mlp"])
 def test_shapes(encoder):
     model = _model(encoder)
     obs = _obs(encoder, B, T)
@@ -78,7 +80,7 @@ def test_shapes(encoder):
     assert torch.isfinite(out).all()
 
 
-@pytest.mark.parametrize("encoder", ["conv", "vit", "mlp"])
+@pytest.mark.parametrize("encoder", ["conv", "keypoints", "vit", "mlp"])
 def test_encode_refuses_the_wrong_observation_shape(encoder):
     model = _model(encoder)
     bad = torch.zeros(B, T, 7, 7, 3) if encoder != "mlp" else torch.zeros(B, T, 5)
@@ -136,9 +138,12 @@ def test_action_at_t_changes_prediction_at_t():
     assert (p[:, 2] - p2[:, 2]).abs().max() > 1e-3
 
 
-@pytest.mark.parametrize("encoder", ["conv", "vit"])
+@pytest.mark.parametrize("encoder", ["conv", "keypoints", "vit"])
 def test_future_frames_never_change_past_predictions_end_to_end(encoder):
     model = _scramble_predictor(_model(encoder, history=T)).eval()
+    if encoder == "keypoints":  # at init its readout is flat: sharpen it so frames differ
+        with torch.no_grad():
+            model.encoder.log_temp.fill_(3.0)
     obs = _obs(encoder, B, T, seed=0)
     obs2 = obs.clone()
     obs2[:, 3:] = _obs(encoder, B, T - 3, seed=9)
@@ -151,7 +156,7 @@ def test_future_frames_never_change_past_predictions_end_to_end(encoder):
 
 
 # -- initial behaviour and rollout -------------------------------------------------------------
-@pytest.mark.parametrize("encoder", ["conv", "vit", "mlp"])
+@pytest.mark.parametrize("encoder", ["conv", "keypoints", "vit", "mlp"])
 def test_untrained_predictor_returns_its_input(encoder):
     model = _model(encoder)  # train mode: dropout on, still the identity
     z, a = _za(t=H)
@@ -223,7 +228,7 @@ def test_rollout_refuses_past_actions_of_the_wrong_length():
 
 
 # -- seeding ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("encoder", ["conv", "vit", "mlp"])
+@pytest.mark.parametrize("encoder", ["conv", "keypoints", "vit", "mlp"])
 def test_same_seed_same_init(encoder):
     a, b, c = _model(encoder, seed=0), _model(encoder, seed=0), _model(encoder, seed=1)
     sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
@@ -250,3 +255,47 @@ def test_predictor_refuses_a_context_longer_than_it_was_built_for():
     z, a = _za(t=H + 1)
     with pytest.raises(ValueError, match="exceeds its maximum"):
         model.predict_all(z, a)
+
+
+# -- the keypoint encoder's readout ------------------------------------------------------------
+class _Maps(torch.nn.Module):
+    """Stands in for the keypoint encoder's convs: returns fixed maps (N, K, s, s)."""
+
+    def __init__(self, maps: torch.Tensor):
+        super().__init__()
+        self.maps = maps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.maps.expand(len(x), -1, -1, -1)
+
+
+def _disc(side: int, cx: float, cy: float, r: float) -> torch.Tensor:
+    y, x = torch.meshgrid(torch.arange(side) + 0.5, torch.arange(side) + 0.5, indexing="ij")
+    return (((x - cx) ** 2 + (y - cy) ** 2) <= r * r).float()
+
+
+def test_keypoints_read_where_a_blob_is_whatever_its_size():
+    """A map that lights up a disc reads out the disc's centre, x then y, in [-1, 1] across
+    the map, and a disc twice as wide at the same place reads the same; a disc elsewhere
+    reads elsewhere. (The convs are replaced by fixed maps: this checks the readout.)"""
+    from physjepa.models.encoders import KeypointEncoder
+
+    enc = KeypointEncoder(64, 8, (4, 8), keypoints=3).eval()  # a 16 x 16 feature map
+    with torch.no_grad():
+        enc.log_temp.fill_(float(torch.log(torch.tensor(30.0))))  # sharp: ~all mass on the disc
+    small, big = _disc(16, 4.0, 10.0, 1.5), _disc(16, 4.0, 10.0, 3.2)
+    moved = _disc(16, 12.0, 5.0, 1.5)
+    enc.net = _Maps(torch.stack([small, big, moved])[None])
+    kp = enc.keypoints(torch.zeros(1, 64, 64, 3, dtype=torch.uint8))[0]  # (3, 2)
+    expect = torch.tensor([4.0 / 16 * 2 - 1, 10.0 / 16 * 2 - 1])  # (-0.5, 0.25)
+    torch.testing.assert_close(kp[0], expect, atol=0.01, rtol=0)
+    torch.testing.assert_close(kp[1], expect, atol=0.01, rtol=0)
+    torch.testing.assert_close(kp[2], torch.tensor([0.5, -0.375]), atol=0.01, rtol=0)
+    assert enc(torch.zeros(2, 64, 64, 3, dtype=torch.uint8)).shape == (2, 8)
+
+
+def test_keypoint_encoder_refuses_a_size_it_cannot_patchify():
+    from physjepa.models.encoders import KeypointEncoder
+
+    with pytest.raises(ValueError, match="divisible by 4"):
+        KeypointEncoder(30, 8)

@@ -12,6 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+#: Encoders that read pixels (the others read vectors).
+PIXEL_ENCODERS = ("conv", "keypoints", "vit")
+
 
 def pixels_to_float(x: torch.Tensor) -> torch.Tensor:
     """(N, H, W, 3) uint8 or float in [0, 255] -> (N, 3, H, W) float in [-0.5, 0.5].
@@ -84,6 +87,58 @@ class ConvTokenEncoder(nn.Module):
         if self.pool > 1:
             h = F.avg_pool2d(h, self.pool)  # (N, C, grid, grid)
         return self.head(h.flatten(2).transpose(1, 2))  # (N, grid², dim)
+
+
+class KeypointEncoder(nn.Module):
+    """Spatial-softmax keypoints (Levine et al. 2016): where things are, not how big they look.
+
+    The conv encoder's 4x4 patchify stem and stride-1 conv stages keep an ``image_size / 4``
+    feature map; a 1x1 conv gives ``keypoints`` maps, and a softmax over each map's pixels (a
+    learned temperature) turns it into the expected (x, y) of what that map responds to, in
+    [-1, 1]. An MLP maps the
+    ``2 * keypoints`` coordinates to ``dim``. A blob drawn bigger or smaller activates more or
+    fewer pixels around the same centre, so its keypoint stays put: the features that reach
+    the predictor carry positions, not drawn sizes (the size gap of the VoE suite's OOD split).
+    """
+
+    def __init__(
+        self,
+        image_size: int,
+        dim: int,
+        widths: tuple[int, ...] = (16, 32),
+        keypoints: int = 32,
+        hidden: int = 256,
+    ):
+        super().__init__()
+        if image_size % 4 != 0:
+            raise ValueError(f"image size {image_size} must be divisible by 4 for keypoints")
+        layers: list[nn.Module] = [
+            nn.Conv2d(3, widths[0], 4, stride=4),
+            nn.BatchNorm2d(widths[0]),
+            nn.GELU(),
+        ]
+        for cin, cout in zip(widths[:-1], widths[1:]):
+            layers += [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.GELU()]
+        layers.append(nn.Conv2d(widths[-1], keypoints, 1))
+        self.net = nn.Sequential(*layers)
+        side = image_size // 4
+        grid = (torch.arange(side, dtype=torch.float32) + 0.5) / side * 2 - 1  # cell centres
+        self.register_buffer("grid", grid, persistent=False)
+        self.log_temp = nn.Parameter(torch.zeros(()))
+        self.head = nn.Sequential(
+            nn.Linear(2 * keypoints, hidden), nn.GELU(), nn.Linear(hidden, dim)
+        )
+
+    def keypoints(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, H, W, 3) frames -> (N, K, 2) expected (x, y) per keypoint map, in [-1, 1]."""
+        h = self.net(pixels_to_float(x))  # (N, K, s, s)
+        n, k, s, _ = h.shape
+        p = torch.softmax(h.flatten(2) * self.log_temp.exp(), dim=-1).view(n, k, s, s)
+        g = self.grid.to(p.dtype)
+        return torch.stack([(p.sum(2) * g).sum(-1), (p.sum(3) * g).sum(-1)], dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.keypoints(x).flatten(1))  # (N, D)
 
 
 class ViTEncoder(nn.Module):
@@ -167,8 +222,9 @@ class TokenProjector(Projector):
 
 
 def build_encoder(kind: str, obs_shape: tuple[int, ...], dim: int, **kw) -> nn.Module:
-    """Encoder ``kind`` ('conv', 'vit', 'mlp') for observations of shape ``obs_shape``."""
-    if kind in ("conv", "vit"):
+    """Encoder ``kind`` ('conv', 'keypoints', 'vit', 'mlp') for observations of shape
+    ``obs_shape``."""
+    if kind in PIXEL_ENCODERS:
         if len(obs_shape) != 3 or obs_shape[-1] != 3 or obs_shape[0] != obs_shape[1]:
             raise ValueError(
                 f"encoder {kind!r} needs square (H, W, 3) pixels, got observations of shape "
@@ -176,6 +232,10 @@ def build_encoder(kind: str, obs_shape: tuple[int, ...], dim: int, **kw) -> nn.M
             )
         if kind == "conv":
             return ConvEncoder(obs_shape[0], dim, kw.get("conv_widths", (16, 32, 64)))
+        if kind == "keypoints":
+            return KeypointEncoder(
+                obs_shape[0], dim, kw.get("conv_widths", (16, 32))[:2], kw.get("keypoints", 32)
+            )
         return ViTEncoder(
             obs_shape[0],
             dim,
@@ -190,4 +250,4 @@ def build_encoder(kind: str, obs_shape: tuple[int, ...], dim: int, **kw) -> nn.M
                 "use model.encoder=conv for pixels"
             )
         return MLPEncoder(obs_shape[0], dim, kw.get("mlp_hidden", 256))
-    raise ValueError(f"unknown encoder {kind!r}; valid: conv, vit, mlp")
+    raise ValueError(f"unknown encoder {kind!r}; valid: conv, keypoints, vit, mlp")

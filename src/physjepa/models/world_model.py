@@ -163,6 +163,7 @@ def build_world_model(model_cfg, spec: ModelSpec) -> WorldModel:
         vit_depth=c.vit_depth,
         vit_heads=c.vit_heads,
         mlp_hidden=c.mlp_hidden,
+        keypoints=c.keypoints,
     )
     pred = Predictor(
         c.dim,

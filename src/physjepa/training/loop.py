@@ -22,6 +22,7 @@ from physjepa.data.windows import WindowDataset
 from physjepa.device import resolve_device
 from physjepa.errors import TrainError  # noqa: F401  (re-exported)
 from physjepa.fileio import atomic_write_text
+from physjepa.models.encoders import PIXEL_ENCODERS
 from physjepa.models.losses import compute_loss, prediction_loss, random_directions
 from physjepa.models.world_model import ModelSpec, WorldModel, build_world_model
 from physjepa.runlog import read_metrics
@@ -32,13 +33,13 @@ from physjepa.training import distributed as ddp
 
 def observed_column(cfg: Config, file: EpisodeFile) -> str:
     """The episode column the model observes (``data.obs``; 'auto' picks by encoder)."""
-    pixels = cfg.model.encoder in ("conv", "vit")
+    pixels = cfg.model.encoder in PIXEL_ENCODERS
     key = cfg.data.obs
     if key == "auto":
         vectors = [c for c in VECTOR_OBS if file.has(c)]
         key = "pixels" if pixels else (vectors[0] if vectors else "state")
     if pixels != (key == "pixels"):
-        fix = "model.encoder=mlp" if pixels else "model.encoder=conv (or vit)"
+        fix = "model.encoder=mlp" if pixels else "model.encoder=conv (or keypoints, vit)"
         raise ConfigError(
             f"data.obs={key!r} does not suit model.encoder={cfg.model.encoder!r}; use {fix}"
         )
