@@ -519,6 +519,19 @@ class VoeOptions(Options):
         "steps from the breaking point whose surprise is averaged (default: context + horizon)",
         at_least(1),
     )
+    score: str = opt(
+        "relative",
+        "'relative': each step's latent error divided by how far the latent moved over the "
+        "same steps (plus --floor); 'plain': the latent error alone (the suite before "
+        "2026-12-06)",
+        one_of("relative", "plain"),
+    )
+    floor: float = opt(
+        0.3,
+        "relative score: added to the move, as a share of the median move over the run's "
+        "training episodes (chosen on validation pairs)",
+        lambda v: positive(v) or finite(v),
+    )
     no_probes: bool = opt(False, "skip the probes")
     device: str = opt("cpu", DEVICE_HELP, device)
 

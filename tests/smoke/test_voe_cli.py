@@ -100,6 +100,24 @@ def test_voe_suite_on_a_debug_run(copy_run, tmp_path):
     if resolve_device("auto").type == "cpu":
         assert again["results"] == results
         assert again["metrics"] == {k: v for k, v in m.items() if not k.startswith("probe_")}
+    # the suite's score is relative; the latent error alone is its own row, and --score plain
+    # scores the model with exactly that row
+    assert res["score"] == "relative" and res["floor"] == 0.3 and res["median_training_move"] > 0
+    for prop in PROPERTIES:
+        for split in ("id", "ood"):
+            key = f"pairwise_{prop}_{split}"
+            assert m[f"plain_{key}"] == results["physjepa_plain"][key]
+            assert res["table"][prop][split]["physjepa_plain"] == m[f"plain_{key}"]
+    assert "plain id/ood" in out
+    proc = cli("voe", run, *args, "--no-probes", "--score", "plain", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    plain = json.loads((run / "voe.json").read_text())
+    assert plain["score"] == "plain" and "physjepa_plain" not in plain["results"]
+    assert plain["results"]["physjepa"] == results["physjepa_plain"]
+    assert not any(k.startswith("plain_") for k in plain["metrics"])
+    assert "Intuitive physics" in render_report(run)
+    proc = cli("voe", run, *args, "--floor", "0", cwd=tmp_path)
+    assert proc.returncode == 2 and "--floor" in proc.stderr and "> 0" in proc.stderr
 
 
 def test_voe_suite_errors(two_room_run, copy_run, tmp_path):

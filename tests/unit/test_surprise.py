@@ -111,7 +111,7 @@ def test_surprise_at_a_horizon_rolls_the_model_forward():
     """horizon k: frame t is predicted by a k-step latent rollout from the h frames ending at
     t - k (the first frame standing in for missing ones); with a full context, k = 1 through
     the rollout path equals the teacher-forced path."""
-    from physjepa.metrics.surprise import _rollout_surprise, latent_surprise
+    from physjepa.metrics.surprise import _rollout_predictions, latent_surprise
 
     model = _untrained(history=2)
     torch.manual_seed(3)
@@ -122,7 +122,8 @@ def test_surprise_at_a_horizon_rolls_the_model_forward():
     with torch.no_grad():
         z = model.encode(video[None])[0]
         one = latent_surprise(model, z, a, 2, 1)
-        assert torch.allclose(one[2:], _rollout_surprise(model, z, a, 2, 1)[2:], atol=1e-6)
+        rolled = (_rollout_predictions(model, z, a, 2, 1) - z[1:]).pow(2).mean(-1)
+        assert torch.allclose(one[2:], rolled[1:], atol=1e-6)
         s3 = latent_surprise(model, z, a, 2, 3)
         for t in (1, 2, 4, 8):
             e = max(t - 3, 0)
@@ -131,3 +132,22 @@ def test_surprise_at_a_horizon_rolls_the_model_forward():
             pred = model.rollout(ctx, a[None, None, e:t], past)[0, 0, -1]
             assert s3[t].item() == pytest.approx((pred - z[t]).pow(2).mean().item(), rel=1e-5)
     assert s3[0] == 0 and not torch.allclose(s3, one)
+
+
+def test_relative_surprise_divides_by_the_latent_move():
+    """latent_move(z, k)[t] = mean squared change from frame max(t - k, 0) to t; the relative
+    score divides the surprise by it plus the floor, which must be > 0."""
+    from physjepa.errors import UserError
+    from physjepa.metrics.surprise import latent_move, relative_surprise
+
+    z = torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.0, 2.0], [4.0, 2.0], [4.0, 2.0]])
+    move = latent_move(z, 2)
+    expect = [0.0, 0.5, (1 + 4) / 2, (9 + 4) / 2, (9 + 0) / 2]
+    torch.testing.assert_close(move, torch.tensor(expect))
+    s = torch.tensor([0.0, 1.0, 1.0, 1.0, 1.0])
+    rel = relative_surprise(s, z, 2, floor=0.5)
+    torch.testing.assert_close(rel, s / (torch.tensor(expect) + 0.5))
+    assert rel[4] > rel[3]  # the same error counts more where the latent moved less
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(UserError, match="floor"):
+            relative_surprise(s, z, 2, floor=bad)

@@ -5,6 +5,7 @@ fixed context of past frames (and the action blocks applied after them) with the
 predictor, and returns the squared error per step (mean over the embedding dimensions). Every
 violation-of-expectation and anomaly metric is computed from it:
 
+- :func:`relative_surprise`: the error as a share of how far the latent moved (VoE's score);
 - :func:`pairwise_accuracy`: the share of matched (possible, impossible) pairs in which the
   possible video has the lower mean surprise after the breaking point (Garrido et al. 2025);
 - :func:`auroc`: how well a per-video score (e.g. the maximum surprise) separates two sets.
@@ -82,10 +83,20 @@ def latent_surprise(
     """:func:`surprise` from embeddings already computed: z (T, D), a (T, A) -> (T,) on the
     CPU. (Sweeping the context length needs the encoder only once.) The model must be in
     eval mode."""
-    if horizon > 1:
-        return _rollout_surprise(model, z, a, h, horizon)
-    err = (predict_next(model, z, a, h) - z[1:]).pow(2).mean(dim=-1)  # (T-1,)
+    err = (latent_predictions(model, z, a, h, horizon) - z[1:]).pow(2).mean(dim=-1)  # (T-1,)
     return torch.cat([err.new_zeros(1), err]).cpu()
+
+
+@torch.no_grad()
+def latent_predictions(
+    model: WorldModel, z: torch.Tensor, a: torch.Tensor, h: int, horizon: int = 1
+) -> torch.Tensor:
+    """The predictions :func:`latent_surprise` scores: frame t (t >= 1) predicted
+    ``horizon`` steps ahead from the ``h`` frames ending at frame ``t - horizon`` (from frame
+    0, fewer steps, where t < horizon). z (T, D), a (T, A) -> (T-1, D)."""
+    if horizon > 1:
+        return _rollout_predictions(model, z, a, h, horizon)
+    return predict_next(model, z, a, h)
 
 
 @torch.no_grad()
@@ -102,6 +113,27 @@ def predict_next(model: WorldModel, z: torch.Tensor, a: torch.Tensor, h: int) ->
     return torch.cat(pred)
 
 
+def latent_move(z: torch.Tensor, k: int) -> torch.Tensor:
+    """How far the latent moved over ``k`` steps: z (T, D) -> (T,) on the CPU, the mean
+    squared change from frame ``t - k`` (frame 0 where t < k) to frame ``t``. It is the error
+    of the prediction "nothing changes" at the horizon :func:`latent_surprise` uses."""
+    zp = torch.cat([z[:1].expand(k, -1), z])  # frame j at row j + k
+    return (zp[k:] - zp[: len(z)]).pow(2).mean(dim=-1).cpu()
+
+
+def relative_surprise(
+    surprise: torch.Tensor, z: torch.Tensor, k: int, floor: float
+) -> torch.Tensor:
+    """Surprise as a share of how far the latent moved over the same ``k`` steps:
+    ``surprise / (latent_move + floor)``, (T,). The model's error on a scene it reads less
+    well (an object larger than any it trained on) grows with the motion it predicts; a
+    violation is an error *for the motion seen*. ``floor`` (> 0) keeps a still scene from
+    dividing by zero: VoE uses a fixed share of the training episodes' median move."""
+    if not floor > 0:
+        raise UserError(f"floor={floor!r} must be > 0")
+    return surprise / (latent_move(z, k) + floor)
+
+
 def pad_history(z: torch.Tensor, a: torch.Tensor, h: int) -> tuple[torch.Tensor, torch.Tensor]:
     """z (T, D), a (T, A) with the first frame repeated ``h - 1`` times in front (zero
     actions after the copies): frame j sits at row j + h - 1, so every frame has a full
@@ -111,10 +143,10 @@ def pad_history(z: torch.Tensor, a: torch.Tensor, h: int) -> tuple[torch.Tensor,
     return zp, ap
 
 
-def _rollout_surprise(
+def _rollout_predictions(
     model: WorldModel, z: torch.Tensor, a: torch.Tensor, h: int, k: int
 ) -> torch.Tensor:
-    """Surprise at a horizon of ``k`` steps: frame t predicted by rolling the model forward
+    """Predictions at a horizon of ``k`` steps: frame t predicted by rolling the model forward
     from the ``h`` frames ending at frame ``t - k`` (from frame 0, fewer steps, for t < k).
     Where fewer than ``h`` frames precede, the first frame stands in for the missing ones
     (with zero actions), as in the pixel and state baselines: two batched rollouts in all."""
@@ -130,8 +162,7 @@ def _rollout_surprise(
         rows = ends[:, None] + torch.arange(h)[None, :]  # padded rows of frames e-h+1..e
         acts = torch.stack([a[e : e + k] for e in range(t - k)])[:, None]  # (W, 1, k, A)
         preds.append(model.rollout(zp[rows], acts, ap[rows[:, :-1]])[:, 0, -1])
-    err = (torch.cat(preds) - z[1:]).pow(2).mean(dim=-1)  # (T-1,)
-    return torch.cat([err.new_zeros(1), err]).cpu()
+    return torch.cat(preds)
 
 
 def pairwise_accuracy(

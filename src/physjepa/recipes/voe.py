@@ -54,7 +54,14 @@ from physjepa.errors import UserError
 from physjepa.metrics.params import HIDDEN, param_metrics, param_probe
 from physjepa.metrics.probe import linear_probe, mlp_probe
 from physjepa.metrics.rollout import EncodedEpisode, encode_episodes
-from physjepa.metrics.surprise import auroc, latent_surprise, model_steps, pairwise_accuracy
+from physjepa.metrics.surprise import (
+    auroc,
+    latent_move,
+    latent_surprise,
+    model_steps,
+    pairwise_accuracy,
+    relative_surprise,
+)
 from physjepa.models.baselines import (
     PixelPredictor,
     StatePredictor,
@@ -217,6 +224,27 @@ def _fit(name: str, model, sample, steps: int, batch: int, seed: int, log) -> tu
     return model, {"loss_first": losses[0], "loss_last": last, "n_params": _n(model)}
 
 
+@torch.no_grad()
+def typical_move(model, data_path: str, frameskip: int, k: int, episodes: int = 40) -> float:
+    """The median ``k``-step latent move (:func:`latent_move`) over the first ``episodes``
+    episodes of the run's training data: the unit of the relative score's floor. The model
+    must be in eval mode."""
+    device = next(model.parameters()).device
+    out = []
+    with EpisodeFile(data_path) as f:
+        for e in range(min(episodes, f.n_episodes)):
+            ep = f.episode(e)
+            obs, _ = model_steps(ep["pixels"], ep["action"], frameskip)
+            out.append(latent_move(model.encode(obs.to(device)[None])[0], k)[k:])
+    move = float(torch.cat(out).median())
+    if not move > 0:
+        raise UserError(
+            f"the model's latent does not move over {k} steps of its training episodes "
+            f"({data_path}): a collapsed encoder; use --score plain, or retrain"
+        )
+    return move
+
+
 def _n(m: torch.nn.Module) -> int:
     return sum(p.numel() for p in m.parameters())
 
@@ -275,8 +303,19 @@ def run_voe(
             untrained_models.append(build_world_model(cfg.model, spec).to(device).eval())
     sweep_contexts = list(range(1, model.history + 1))
     sweep_horizons = sorted({1, k})  # next-step surprise beside the suite's horizon
+    relative = opts.score == "relative"
+    # the relative score's floor: a share of each model's median k-step move on training data
+    moves = {"physjepa": typical_move(model, data_path, fs, k) if relative else None}
+    for u, m in enumerate(untrained_models):
+        moves[f"untrained{u}"] = typical_move(m, data_path, fs, k) if relative else None
+
+    def scored(name: str, m, z, a, c: int, n: int) -> torch.Tensor:
+        s = latent_surprise(m, z, a, c, n)
+        return relative_surprise(s, z, n, opts.floor * moves[name]) if relative else s
 
     curves: dict[str, list] = {name: [] for name in ["physjepa", "pixel", "oracle"]}
+    if relative:
+        curves["physjepa_plain"] = []  # the latent error alone, for comparison
     curves.update({f"untrained{u}": [] for u in range(untrained)})
     curves.update({f"context{c}": [] for c in sweep_contexts})
     curves.update({f"horizon{j}": [] for j in sweep_horizons})
@@ -298,19 +337,26 @@ def run_voe(
                 sweep = records[i]["split"] == "id"  # the sweeps: in-distribution pairs
                 for v in (2 * j, 2 * j + 1):
                     z, a, (obs, act) = zs[v], acts[v], steps_[v]
-                    main = latent_surprise(model, z, a, h, k)
+                    plain = latent_surprise(model, z, a, h, k)
+                    main = (
+                        relative_surprise(plain, z, k, opts.floor * moves["physjepa"])
+                        if (relative)
+                        else plain
+                    )
                     per["physjepa"].append(main)
+                    if relative:
+                        per["physjepa_plain"].append(plain)
                     for c in sweep_contexts if sweep else ():
                         per[f"context{c}"].append(
-                            main if c == h else latent_surprise(model, z, a, c, k)
+                            main if c == h else scored("physjepa", model, z, a, c, k)
                         )
                     for n in sweep_horizons if sweep else ():
                         per[f"horizon{n}"].append(
-                            main if n == k else latent_surprise(model, z, a, h, n)
+                            main if n == k else scored("physjepa", model, z, a, h, n)
                         )
                     for u, m in enumerate(untrained_models):
                         per[f"untrained{u}"].append(
-                            latent_surprise(m, zs_untrained[u][v], a, min(h, m.history), k)
+                            scored(f"untrained{u}", m, zs_untrained[u][v], a, min(h, m.history), k)
                         )
                     per["pixel"].append(next_step_surprise(base["pixel"][0], obs, act, k))
                     if "oracle" in base:
@@ -382,6 +428,8 @@ def run_voe(
                 "oracle": results.get("oracle", {}).get(key),
                 "auroc": results["physjepa"][f"auroc_{prop}_{split}"],
             }
+            if relative:
+                per_prop[prop][split]["physjepa_plain"] = results["physjepa_plain"][key]
     metrics = {}
     for prop in PROPERTIES:
         for split in SPLITS:
@@ -392,6 +440,10 @@ def run_voe(
         if f"auroc_{prop}_id" in results["physjepa"]:
             metrics[f"auroc_{prop}_id"] = results["physjepa"][f"auroc_{prop}_id"]
     metrics["physjepa_pairwise_mean"] = results["physjepa"]["pairwise_mean"]
+    if relative:  # the same model scored by its latent error alone
+        plain = results["physjepa_plain"]
+        for key in [x for x in plain if x.startswith("pairwise_")]:
+            metrics[f"plain_{key}"] = plain[key]
     metrics["untrained_pairwise_mean"] = untrained_summary["pairwise_mean"]
     metrics["untrained_pairwise_std"] = float(np.std([u["pairwise_mean"] for u in un]))
     metrics["pixel_pairwise_mean"] = results["pixel"]["pairwise_mean"]
@@ -411,8 +463,19 @@ def run_voe(
         "context": h,
         "horizon": k,
         "window": window,
+        "score": opts.score,
+        "floor": opts.floor if relative else None,
+        "median_training_move": moves["physjepa"],
         "surprise_note": f"surprise at step t: latent error of the prediction of frame t rolled "
-        f"{k} steps ahead from the {h} frames ending at t-{k}. Pairwise accuracy averages it "
+        f"{k} steps ahead from the {h} frames ending at t-{k}"
+        + (
+            f", divided by how far the latent moved from frame t-{k} to t plus a floor of "
+            f"{opts.floor} x the median such move on the run's training episodes (score "
+            "'relative'; the latent error alone is results.physjepa_plain, metrics plain_*)"
+            if relative
+            else " (score 'plain')"
+        )
+        + ". Pairwise accuracy averages it "
         f"over the {window} steps from the breaking point (default context + horizon: every "
         "prediction whose context still holds a normal frame, and the first made from "
         "post-break frames only). Later, the model predicts from post-break frames only and "
@@ -421,8 +484,9 @@ def run_voe(
         "comparison.",
         "untrained_seeds": untrained,
         "scorers": {
-            "physjepa": "the run's model: latent surprise",
-            "untrained": f"same architecture, {untrained} random inits (mean; spread as std)",
+            "physjepa": f"the run's model: latent surprise, score {opts.score!r}",
+            "untrained": f"same architecture, {untrained} random inits (mean; spread as std), "
+            "the same score",
             "pixel": f"next-frame pixel predictor, {base['pixel'][1]['n_params']} params, "
             f"{opts.pixel_steps} steps on the run's training episodes",
             "oracle": "next-state MLP on ground-truth simulator state (positions, velocities, "
@@ -491,11 +555,21 @@ def _examples(records: list[dict], curves: dict, breaks: list[int]) -> dict:
 def format_table(res: dict) -> str:
     """The suite as one text table: pairwise accuracy (%) per property, id / ood."""
     cols = ["physjepa", "untrained", "pixel", "oracle"]
-    head = f"{'property':<11}" + "".join(f"{c + ' id/ood':>20}" for c in cols)
+    if res.get("score") == "relative":  # the latent error alone beside the suite's score
+        cols.insert(1, "physjepa_plain")
+    head = f"{'property':<11}" + "".join(
+        f"{c.replace('physjepa_', '') + ' id/ood':>20}" for c in cols
+    )
     lines = [
         f"pairwise accuracy (%), {res['pairs_per_property_and_split']} pairs per cell "
         f"(permanence: groups of 2); surprise {res['horizon']} steps ahead from "
-        f"{res['context']} frames, averaged over {res['window']} steps from the break; "
+        f"{res['context']} frames"
+        + (
+            f" as a share of the latent's move (floor {res['floor']}; plain = the error alone)"
+            if res.get("score") == "relative"
+            else ""
+        )
+        + f", averaged over {res['window']} steps from the break; "
         f"untrained = mean of {res['untrained_seeds']} inits",
         head,
         "-" * len(head),

@@ -287,7 +287,8 @@ def _voe(run_dir: Path) -> str:
             "measures surprise on possible / impossible video pairs."
         )
     table = res.get("table") if isinstance(res.get("table"), dict) else {}
-    cols = ["physjepa", "untrained", "pixel", "oracle"]
+    plain = res.get("score") == "relative"  # then the latent error alone is a column too
+    cols = ["physjepa", *(["physjepa_plain"] if plain else []), "untrained", "pixel", "oracle"]
 
     def cell(row: dict, split: str, key: str) -> str:
         v = (row.get(split) or {}).get(key) if isinstance(row.get(split), dict) else None
@@ -312,7 +313,15 @@ def _voe(run_dir: Path) -> str:
         f"mean surprise over {escape(fmt(res.get('window')))} steps from the breaking point; "
         f"{escape(fmt(res.get('pairs_per_property_and_split')))} pairs per cell (permanence: "
         f"groups of 2), surprise {escape(fmt(res.get('horizon')))} steps ahead from "
-        f"{escape(fmt(res.get('context')))} frames (fixed). id: the "
+        f"{escape(fmt(res.get('context')))} frames (fixed)"
+        + (
+            f", as a share of how far the latent moved over the same steps (floor "
+            f"{escape(fmt(res.get('floor')))} x the training median move; physjepa_plain: the "
+            "latent error alone)"
+            if plain
+            else ""
+        )
+        + ". id: the "
         f"training params; ood: physics, sizes and colour outside them. Checkpoint "
         f"{escape(str(res.get('checkpoint_sha256', ''))[:16])}.</p>"
     )

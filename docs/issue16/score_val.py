@@ -1,0 +1,112 @@
+"""Compare VoE surprise scores on *validation* pairs (the voe benchmark's seed-1 pairs in
+``<work>/validation-run/voe_pairs.h5``; the suite's seed-0 pairs are the test set):
+
+    python docs/issue16/score_val.py benchmarks/work/voe [split ...]   # default split: id
+    physjepa voe generate --out benchmarks/work/voe/val2_pairs.h5 --pairs 100 --seed 2 \
+        --splits id --properties permanence,continuity,shape,solidity,gravity,inertia,collision
+    PAIRS=benchmarks/work/voe/val2_pairs.h5 python docs/issue16/score_val.py benchmarks/work/voe
+
+For every pair it computes the model's latent surprise (the suite's: frame t predicted
+``rollout`` steps ahead from the ``history`` frames before) and the *relative* surprise: that
+error divided by how far the latent itself moved over the same steps (the error of the
+"nothing changes" prediction; ``actual``), by how far the model predicted it to move
+(``predicted``) or by their sum (``both``), plus ``eps`` times the training windows' median
+move, for a few ``eps``. Pairwise accuracy over the window from the breaking point, as the suite
+scores it. Only the id split may choose a setting (``ood`` is printed when asked, to read,
+never to choose).
+"""
+
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from physjepa.data.episodes import EpisodeFile
+from physjepa.data.voe_pairs import MECHANICAL, read_pairs
+from physjepa.metrics.surprise import (
+    latent_predictions,
+    model_steps,
+    pad_history,
+    pairwise_accuracy,
+)
+from physjepa.runs import Run
+
+EPS = (0.01, 0.03, 0.1, 0.3, 1.0)
+
+
+def start(z: torch.Tensor, k: int) -> torch.Tensor:
+    """(T, D): frame t-k for every frame t (frame 0 where t < k)."""
+    zp, _ = pad_history(z, z[:, :1], k + 1)  # frame j at row j + k
+    return zp[: len(z)]
+
+
+def moved(z: torch.Tensor, k: int) -> torch.Tensor:
+    """(T,) squared latent change from frame t-k (frame 0 where t < k) to t, mean over dims."""
+    return (z - start(z, k)).pow(2).mean(-1).cpu()
+
+
+def typical_move(model, cfg, data_path: str, k: int, episodes: int = 40) -> float:
+    """Median latent change over k steps in training episodes (the scale of eps)."""
+    out = []
+    with EpisodeFile(data_path) as f, torch.no_grad():
+        for e in range(min(episodes, f.n_episodes)):
+            ep = f.episode(e)
+            obs, _ = model_steps(ep["pixels"], ep["action"], cfg.data.frameskip)
+            out.append(moved(model.encode(obs[None])[0], k)[k:])
+    return float(torch.cat(out).median())
+
+
+def main() -> None:
+    work, splits = Path(sys.argv[1]), sys.argv[2:] or ["id"]
+    run = Run.open(work / "run")
+    model, cfg = run.load_model("cpu").eval(), run.config
+    h, k, fs = model.history, cfg.data.rollout, cfg.data.frameskip
+    scale = typical_move(model, cfg, run.data.path, k)
+    f, records = read_pairs(os.environ.get("PAIRS", work / "validation-run" / "voe_pairs.h5"))
+    scores: dict[str, list] = {"plain": []}
+    for kind in ("actual", "predicted", "both", "min"):
+        scores.update({f"{kind} eps={e}": [] for e in EPS})
+    breaks = []
+    with f, torch.no_grad():
+        for i, r in enumerate(records):
+            per = {name: [] for name in scores}
+            for v in (2 * i, 2 * i + 1):
+                ep = f.episode(v)
+                obs, act = model_steps(ep["pixels"], ep["action"], fs)
+                z = model.encode(obs[None])[0]
+                pred = torch.cat([z[:1], latent_predictions(model, z, act, h, k)])  # (T, D)
+                s = (pred - z).pow(2).mean(-1)
+                moves = {"actual": moved(z, k), "predicted": (pred - start(z, k)).pow(2).mean(-1)}
+                moves["both"] = moves["actual"] + moves["predicted"]
+                moves["min"] = torch.minimum(moves["actual"], moves["predicted"])
+                per["plain"].append(s)
+                for e in EPS:
+                    for kind, m in moves.items():
+                        per[f"{kind} eps={e}"].append(s / (m + e * scale))
+            for name in scores:
+                scores[name].append(per[name])
+            breaks.append(math.ceil(r["break"] / fs))
+    print(f"{work}: median {k}-step latent move on training episodes {scale:.4f}")
+    for split in splits:
+        for name, curves in scores.items():
+            row = {}
+            for prop in MECHANICAL:
+                idx = [
+                    i for i, r in enumerate(records) if (r["property"], r["split"]) == (prop, split)
+                ]
+                row[prop] = pairwise_accuracy(
+                    [curves[i][0] for i in idx],
+                    [curves[i][1] for i in idx],
+                    [breaks[i] for i in idx],
+                    window=h + k,
+                    groups=[records[i]["group"] for i in idx],
+                )
+            cells = " ".join(f"{p} {v:.2f}" for p, v in row.items())
+            print(f"{split} {name:18s} mean {np.mean(list(row.values())):.3f} | {cells}")
+
+
+if __name__ == "__main__":
+    main()
