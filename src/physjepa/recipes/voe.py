@@ -309,9 +309,11 @@ def run_voe(
     for u, m in enumerate(untrained_models):
         moves[f"untrained{u}"] = typical_move(m, data_path, fs, k) if relative else None
 
-    def scored(name: str, m, z, a, c: int, n: int) -> torch.Tensor:
-        s = latent_surprise(m, z, a, c, n)
+    def rescored(name: str, s: torch.Tensor, z: torch.Tensor, n: int) -> torch.Tensor:
         return relative_surprise(s, z, n, opts.floor * moves[name]) if relative else s
+
+    def scored(name: str, m, z, a, c: int, n: int) -> torch.Tensor:
+        return rescored(name, latent_surprise(m, z, a, c, n), z, n)
 
     curves: dict[str, list] = {name: [] for name in ["physjepa", "pixel", "oracle"]}
     if relative:
@@ -338,11 +340,7 @@ def run_voe(
                 for v in (2 * j, 2 * j + 1):
                     z, a, (obs, act) = zs[v], acts[v], steps_[v]
                     plain = latent_surprise(model, z, a, h, k)
-                    main = (
-                        relative_surprise(plain, z, k, opts.floor * moves["physjepa"])
-                        if (relative)
-                        else plain
-                    )
+                    main = rescored("physjepa", plain, z, k)
                     per["physjepa"].append(main)
                     if relative:
                         per["physjepa_plain"].append(plain)
