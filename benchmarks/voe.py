@@ -127,29 +127,27 @@ def ood_ablation(run: Path, pairs: int = 30, floor: float | None = None) -> dict
     out: dict = {}
     for prop in ("gravity", "inertia", "collision"):
         for name, params in variants.items():
+            # (plain, suite score) curves of the possible and of the impossible videos
             poss, imp, breaks, seed = [], [], [], 7_000_000
-            rel: dict[str, list] = {"poss": [], "imp": []}
             while len(breaks) < pairs:
                 for pair in make_pairs(params, prop, seed, 40):
-                    for video, dest, key in (
-                        (pair["possible"], poss, "poss"),
-                        (pair["impossible"], imp, "imp"),
-                    ):
+                    for video, dest in ((pair["possible"], poss), (pair["impossible"], imp)):
                         obs, act = model_steps(video, np.zeros((len(video), 2), np.float32))
                         with torch.no_grad():
                             z = model.encode(obs[None])[0]
-                        dest.append(latent_surprise(model, z, act, h, k))
-                        if floor is not None:
-                            rel[key].append(relative_surprise(dest[-1], z, k, floor))
+                        s = latent_surprise(model, z, act, h, k)
+                        dest.append((s, s if floor is None else relative_surprise(s, z, k, floor)))
                     breaks.append(pair["break"])
                 seed += 1
             w = h + k
-            plain = pairwise_accuracy(poss, imp, breaks, window=w)
+            scored = {
+                i: pairwise_accuracy([c[i] for c in poss], [c[i] for c in imp], breaks, window=w)
+                for i in (0, 1)
+            }
+            poss, imp = [c[0] for c in poss], [c[0] for c in imp]  # the means: the error alone
             out[f"{prop}_{name}"] = {
-                "pairwise": plain
-                if floor is None
-                else pairwise_accuracy(rel["poss"], rel["imp"], breaks, window=w),
-                "pairwise_plain": plain,
+                "pairwise": scored[1],
+                "pairwise_plain": scored[0],
                 "surprise_possible": float(
                     np.mean([float(c[b : b + w].mean()) for c, b in zip(poss, breaks)])
                 ),
@@ -186,7 +184,8 @@ def id_validation(run: Path, work: Path, pairs: int) -> dict:
         physjepa(
             "voe", str(copy), "--seed", str(VALIDATION_SEED), "--pairs", str(pairs),
             "--untrained", "1", "--pixel-steps", "1", "--oracle-steps", "1", "--no-probes",
-            "--score", suite.get("score", "plain"), "--floor", str(suite.get("floor") or 0.3),
+            "--score", suite.get("score", "plain"),
+            *(["--floor", str(suite["floor"])] if suite.get("floor") else []),
         )  # fmt: skip
         scores = json.loads(scored.read_text())
     rows = {p: scores["metrics"][f"pairwise_{p}_id"] for p in MECHANICAL}
