@@ -522,15 +522,21 @@ class VoeOptions(Options):
     score: str = opt(
         "relative",
         "'relative': each step's latent error divided by how far the latent moved over the "
-        "same steps (plus --floor); 'plain': the latent error alone (the suite before "
-        "2026-12-06)",
+        "same steps (plus --floor, to the --power); 'plain': the latent error alone (the "
+        "suite before 2026-12-06)",
         one_of("relative", "plain"),
     )
     floor: float = opt(
-        0.3,
+        0.03,
         "relative score: added to the move, as a share of the median move over the run's "
         "training episodes (chosen on validation pairs)",
         lambda v: positive(v) or finite(v),
+    )
+    power: float = opt(
+        0.75,
+        "relative score: the exponent of (move + floor), in (0, 1]; 1 = the error per unit "
+        "of move (chosen on validation pairs, a shifted split among them)",
+        lambda v: None if _num(v) and 0 < v <= 1 else "a number in (0, 1]",
     )
     no_probes: bool = opt(False, "skip the probes")
     device: str = opt("cpu", DEVICE_HELP, device)

@@ -55,13 +55,15 @@ def test_voe_suite_on_a_debug_run(copy_run, tmp_path):
     res = json.loads((run / "voe.json").read_text())
     m, results = res["metrics"], res["results"]
     # 2 pairs per cell: a pairwise accuracy is a share of 2 (ties count half), an AUROC of
-    # 2 impossible against 2 possible videos a multiple of 1/8
+    # n impossible against n possible videos a multiple of 1 / (2 n^2): n = 2, or 4 for
+    # permanence (2 groups of 2 pairs)
     for prop in PROPERTIES:
         for split in ("id", "ood"):
             key = f"pairwise_{prop}_{split}"
             assert m[key] in (0.0, 0.25, 0.5, 0.75, 1.0), (key, m[key])
             assert m[key] == results["physjepa"][key] == res["table"][prop][split]["physjepa"]
-        assert (8 * m[f"auroc_{prop}_id"]).is_integer(), m[f"auroc_{prop}_id"]
+        n = 4 if prop == "permanence" else 2
+        assert (2 * n * n * m[f"auroc_{prop}_id"]).is_integer(), m[f"auroc_{prop}_id"]
     # the summary means are the means of their parts
     mech = [results["physjepa"][f"pairwise_{p}_{s}"] for p in MECHANICAL for s in ("id", "ood")]
     assert m["physjepa_pairwise_mean"] == pytest.approx(np.mean(mech), abs=1e-12)
@@ -102,7 +104,8 @@ def test_voe_suite_on_a_debug_run(copy_run, tmp_path):
         assert again["metrics"] == {k: v for k, v in m.items() if not k.startswith("probe_")}
     # the suite's score is relative; the latent error alone is its own row, and --score plain
     # scores the model with exactly that row
-    assert res["score"] == "relative" and res["floor"] == 0.3 and res["median_training_move"] > 0
+    assert res["score"] == "relative" and (res["floor"], res["power"]) == (0.03, 0.75)
+    assert res["median_training_move"] > 0
     for prop in PROPERTIES:
         for split in ("id", "ood"):
             key = f"pairwise_{prop}_{split}"
@@ -118,6 +121,8 @@ def test_voe_suite_on_a_debug_run(copy_run, tmp_path):
     assert "Intuitive physics" in render_report(run)
     proc = cli("voe", run, *args, "--floor", "0", cwd=tmp_path)
     assert proc.returncode == 2 and "--floor" in proc.stderr and "> 0" in proc.stderr
+    proc = cli("voe", run, *args, "--power", "2", cwd=tmp_path)
+    assert proc.returncode == 2 and "--power" in proc.stderr and "(0, 1]" in proc.stderr
 
 
 def test_voe_suite_errors(two_room_run, copy_run, tmp_path):

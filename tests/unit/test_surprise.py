@@ -151,3 +151,11 @@ def test_relative_surprise_divides_by_the_latent_move():
     for bad in (0.0, -1.0, float("nan")):
         with pytest.raises(UserError, match="floor"):
             relative_surprise(s, z, 2, floor=bad)
+    # a power below 1 divides by less of the move: between the error alone and rel
+    half = relative_surprise(s, z, 2, floor=0.5, power=0.5)
+    torch.testing.assert_close(half, s / (torch.tensor(expect) + 0.5).sqrt())
+    big = torch.tensor(expect) + 0.5 > 1
+    assert (half[big] > rel[big]).all() and (half[big] < s[big]).all()
+    for bad in (0.0, -0.5, 1.5, float("nan")):
+        with pytest.raises(UserError, match="power"):
+            relative_surprise(s, z, 2, floor=0.5, power=bad)

@@ -122,16 +122,21 @@ def latent_move(z: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def relative_surprise(
-    surprise: torch.Tensor, z: torch.Tensor, k: int, floor: float
+    surprise: torch.Tensor, z: torch.Tensor, k: int, floor: float, power: float = 1.0
 ) -> torch.Tensor:
     """Surprise as a share of how far the latent moved over the same ``k`` steps:
-    ``surprise / (latent_move + floor)``, (T,). The model's error on a scene it reads less
-    well (an object larger than any it trained on) grows with the motion it predicts; a
+    ``surprise / (latent_move + floor) ** power``, (T,). The model's error on a scene it reads
+    less well (an object larger than any it trained on) grows with the motion it predicts; a
     violation is an error *for the motion seen*. ``floor`` (> 0) keeps a still scene from
-    dividing by zero: VoE uses a fixed share of the training episodes' median move."""
+    dividing by zero: VoE uses a fixed share of the training episodes' median move.
+    ``power`` in (0, 1] goes from the error alone (towards 0) to the error per unit of move
+    (1): below 1 a violation that is itself a big latent jump (a ball turning square) is not
+    divided by its whole jump."""
     if not floor > 0:
         raise UserError(f"floor={floor!r} must be > 0")
-    return surprise / (latent_move(z, k) + floor)
+    if not 0 < power <= 1:
+        raise UserError(f"power={power!r} must be in (0, 1]")
+    return surprise / (latent_move(z, k) + floor) ** power
 
 
 def pad_history(z: torch.Tensor, a: torch.Tensor, h: int) -> tuple[torch.Tensor, torch.Tensor]:

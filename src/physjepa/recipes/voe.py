@@ -310,7 +310,9 @@ def run_voe(
         moves[f"untrained{u}"] = typical_move(m, data_path, fs, k) if relative else None
 
     def rescored(name: str, s: torch.Tensor, z: torch.Tensor, n: int) -> torch.Tensor:
-        return relative_surprise(s, z, n, opts.floor * moves[name]) if relative else s
+        if not relative:
+            return s
+        return relative_surprise(s, z, n, opts.floor * moves[name], opts.power)
 
     def scored(name: str, m, z, a, c: int, n: int) -> torch.Tensor:
         return rescored(name, latent_surprise(m, z, a, c, n), z, n)
@@ -463,13 +465,15 @@ def run_voe(
         "window": window,
         "score": opts.score,
         "floor": opts.floor if relative else None,
+        "power": opts.power if relative else None,
         "median_training_move": moves["physjepa"],
         "surprise_note": f"surprise at step t: latent error of the prediction of frame t rolled "
         f"{k} steps ahead from the {h} frames ending at t-{k}"
         + (
-            f", divided by how far the latent moved from frame t-{k} to t plus a floor of "
-            f"{opts.floor} x the median such move on the run's training episodes (score "
-            "'relative'; the latent error alone is results.physjepa_plain, metrics plain_*)"
+            f", divided by (how far the latent moved from frame t-{k} to t plus a floor of "
+            f"{opts.floor} x the median such move on the run's training episodes) to the power "
+            f"{opts.power} (score 'relative'; the latent error alone is "
+            "results.physjepa_plain, metrics plain_*)"
             if relative
             else " (score 'plain')"
         )
@@ -563,7 +567,8 @@ def format_table(res: dict) -> str:
         f"(permanence: groups of 2); surprise {res['horizon']} steps ahead from "
         f"{res['context']} frames"
         + (
-            f" as a share of the latent's move (floor {res['floor']}; plain = the error alone)"
+            f" as a share of the latent's move (floor {res['floor']}, power "
+            f"{res.get('power', 1.0)}; plain = the error alone)"
             if res.get("score") == "relative"
             else ""
         )

@@ -316,8 +316,8 @@ def _voe(run_dir: Path) -> str:
         f"{escape(fmt(res.get('context')))} frames (fixed)"
         + (
             f", as a share of how far the latent moved over the same steps (floor "
-            f"{escape(fmt(res.get('floor')))} x the training median move; physjepa_plain: the "
-            "latent error alone)"
+            f"{escape(fmt(res.get('floor')))} x the training median move, to the power "
+            f"{escape(fmt(res.get('power', 1.0)))}; physjepa_plain: the latent error alone)"
             if plain
             else ""
         )
