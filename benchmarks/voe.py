@@ -175,13 +175,16 @@ def id_validation(run: Path, work: Path, pairs: int) -> dict:
     scored = copy / "voe.json"
     scores = json.loads(scored.read_text()) if scored.exists() else {}
     suite = json.loads((run / "voe.json").read_text())
+    relative = suite.get("score") == "relative"
+    # a relative-score voe.json from before the power existed divided by the move itself
+    power = (suite.get("power") or 1.0) if relative else None
     key = ("checkpoint_sha256", "pairs_per_property_and_split", "score", "floor", "power")
     if tuple(scores.get(k) for k in key) != (
         sha256_file(run / "model.safetensors"),
         pairs,
         suite.get("score"),
         suite.get("floor"),
-        suite.get("power"),
+        power,
     ):  # not yet scored for this model, size and score (the copy's voe.json is the cache)
         copy.mkdir(parents=True, exist_ok=True)
         for name in ("config.json", "model.safetensors"):
@@ -191,7 +194,7 @@ def id_validation(run: Path, work: Path, pairs: int) -> dict:
             "--untrained", "1", "--pixel-steps", "1", "--oracle-steps", "1", "--no-probes",
             "--score", suite.get("score", "plain"),
             *(["--floor", str(suite["floor"])] if suite.get("floor") else []),
-            *(["--power", str(suite["power"])] if suite.get("power") else []),
+            *(["--power", str(power)] if relative else []),
         )  # fmt: skip
         scores = json.loads(scored.read_text())
     rows = {p: scores["metrics"][f"pairwise_{p}_id"] for p in MECHANICAL}
@@ -199,6 +202,8 @@ def id_validation(run: Path, work: Path, pairs: int) -> dict:
         "seed": VALIDATION_SEED,
         "pairs": pairs,
         "score": scores.get("score", "plain"),
+        "floor": scores.get("floor"),
+        "power": scores.get("power"),
         **{f"pairwise_{p}_id": v for p, v in rows.items()},
         "pairwise_mean_id": sum(rows.values()) / len(rows),
     }
@@ -206,6 +211,18 @@ def id_validation(run: Path, work: Path, pairs: int) -> dict:
         plain = [scores["metrics"][f"plain_pairwise_{p}_id"] for p in MECHANICAL]
         out["plain_pairwise_mean_id"] = sum(plain) / len(plain)
     return out
+
+
+def suite_is_current(path: Path) -> bool:
+    """Whether a reused voe.json was scored as ``physjepa voe`` scores now (its score, floor
+    and power the defaults): ``--reuse`` re-scores the pairs when they have changed."""
+    if not path.exists():
+        return False
+    from physjepa.options import VoeOptions
+
+    res = json.loads(path.read_text())
+    want = {f: VoeOptions.__dataclass_fields__[f].default for f in ("score", "floor", "power")}
+    return all(res.get(f) == v for f, v in want.items())
 
 
 def main() -> None:
@@ -250,7 +267,7 @@ def main() -> None:
         )  # fmt: skip
     t_train = time.time() - t0
     t1 = time.time()
-    if not (a.reuse and (run / "voe.json").exists()):
+    if not (a.reuse and suite_is_current(run / "voe.json")):
         physjepa("voe", str(run), *sizes.voe_args)
     t_voe = time.time() - t1
 

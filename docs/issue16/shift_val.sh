@@ -4,7 +4,7 @@
 # 0) on the lower 60% of every varied range, then make pairs whose params lie above those
 # sub-ranges (ood_params of them: still inside the full training ranges, except radius up to
 # 0.081) and in them (id), seed 3. The suite's test pairs (seed 0) are never touched.
-#   bash docs/issue16/shift_val.sh [WORK]   (default benchmarks/work/voe-shift; about 15 min)
+#   bash docs/issue16/shift_val.sh [WORK]   (default benchmarks/work/voe-shift; about 6 min)
 #   python docs/issue16/score_val.py WORK id ood   with PAIRS=WORK/shift_pairs.h5
 set -euo pipefail
 W=${1:-benchmarks/work/voe-shift}
