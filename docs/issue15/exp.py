@@ -1,6 +1,7 @@
-"""Train one variant: [WORLD=reacher] python exp.py NAME override...
+"""Train one variant: [WORLD=reacher] [EPISODES=300] python exp.py NAME override...
 
-(150 scripted episodes, laptop, frameskip 5, SIGReg 0.1, 1200 steps)"""
+(150 scripted episodes (or EPISODES: the first N of the planning benchmark's data), laptop,
+frameskip 5, SIGReg 0.1, 1200 steps)"""
 
 import os
 import sys
@@ -14,9 +15,10 @@ from physjepa.training.loop import train
 WORLD = os.environ.get("WORLD", "push-t")
 W = Path(os.environ.get("I15_WORK", "/tmp/i15/work"))
 name, over = sys.argv[1], sys.argv[2:]
-data = W / f"{WORLD}-150.h5"
+N = int(os.environ.get("EPISODES", "150"))
+data = W / f"{WORLD}-{N}.h5"
 if not data.exists():
-    collect(WORLD, data, 150, 100, policy="scripted", seed=0, workers=1)
+    collect(WORLD, data, N, 100, policy="scripted", seed=0, workers=1)
 cfg = load_preset(
     "laptop",
     ["data.frameskip=5", "loss.sigreg_weight=0.1", "train.steps=1200", "train.device=cpu", *over],
