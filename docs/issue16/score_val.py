@@ -27,7 +27,8 @@ full training ranges, and in them:
 
 Its ``ood`` may choose: it is made from training ranges alone. The rule (2026-12-07, set
 before the ``actual^p`` rows were computed): the highest shifted-ood mean among the scores
-whose id mean on seeds 1 and 2 of the benchmark's model is within 0.01 of the best there."""
+whose id mean on seeds 1 and 2 of the benchmark's model is within 0.01 of the best there.
+The outputs of 2026-12-07 are in ``docs/issue16/score_val/``."""
 
 import math
 import os
