@@ -5,6 +5,7 @@ check fitted on its training episodes and calibrated on its validation episodes 
 
     python docs/issue16/channel_val.py [lag ...]   # after python benchmarks/materials.py
     STREAMS=100 python docs/issue16/channel_val.py 15 20 30
+    MARGINS=1,1.5,2 python docs/issue16/channel_val.py 20   # channel part over margin x its level
     KINDS=beam_stiffness SEED=9500000 STREAMS=200 python docs/issue16/channel_val.py 20
 """
 
@@ -29,6 +30,7 @@ from physjepa.training.checkpoint import load_run  # noqa: E402
 
 KINDS = os.environ.get("KINDS", "beam_stiffness,beam_crack,gauge_stuck,gauge_drift").split(",")
 SEED = int(os.environ.get("SEED", 9_000_000))
+MARGINS = [float(x) for x in os.environ.get("MARGINS", "1").split(",")]
 
 
 def main() -> None:
@@ -47,20 +49,25 @@ def main() -> None:
         t0 = time.time()
         check = fit_channel_check(train, 1, M.FAR, lag=lag)
         cal = calibrate(model, val, M.FAR, 1, check)
-        out[lag] = {}
+        parts = {}
         for kind, st in streams.items():
             normal = [episode_parts(model, s[0][0], s[0][1], 1, check) for s in st]
             faulted = [episode_parts(model, s[1][0], s[1][1], 1, check) for s in st]
-            onsets = [t for _, _, t in st]
-            m = fault_metrics([cal.score(*p) for p in normal], [cal.score(*p) for p in faulted],
-                              onsets, cal.threshold, M.WINDOW)  # fmt: skip
-            alone = fault_metrics([p[0] for p in normal], [p[0] for p in faulted], onsets, 0.0)
-            out[lag][kind] = {
-                "auroc": round(m["auroc"], 4),
-                "detected": m["detected"],
-                "surprise_auroc": round(alone["auroc"], 4),
-            }
-        print(lag, json.dumps(out[lag]), f"{time.time() - t0:.0f} s", flush=True)
+            parts[kind] = (normal, faulted, [t for _, _, t in st])
+        base = cal.channel_scale
+        for margin in MARGINS:
+            key = f"{lag}" if margin == 1 else f"{lag}-margin{margin:g}"
+            cal.channel_scale = base * margin
+            out[key] = {}
+            for kind, (normal, faulted, onsets) in parts.items():
+                m = fault_metrics([cal.score(*p) for p in normal], [cal.score(*p) for p in faulted],
+                                  onsets, 0.0, M.WINDOW)  # fmt: skip
+                alone = fault_metrics([p[0] for p in normal], [p[0] for p in faulted], onsets, 0.0)
+                out[key][kind] = {
+                    "auroc": round(m["auroc"], 4),
+                    "surprise_auroc": round(alone["auroc"], 4),
+                }
+            print(key, json.dumps(out[key]), f"{time.time() - t0:.0f} s", flush=True)
     (run / f"channel-val-{n}.json").write_text(json.dumps(out, indent=1))
 
 

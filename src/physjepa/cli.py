@@ -295,6 +295,7 @@ def monitor(o: O.MonitorOptions) -> None:
         "threshold": round(cal.threshold, 6),
         "far": cal.far,
         "calibration_steps": cal.steps,
+        "channel_check": cal.check is not None,
         "rows_per_s": round(stats.rows_per_s, 1),
     }
     if o.save:

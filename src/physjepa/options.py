@@ -407,9 +407,11 @@ class MonitorOptions(Options):
     cooldown: int = opt(10, "steps between repeated alerts", at_least(1))
     channel_check: bool = opt(
         False,
-        "sensor runs: also alarm on one channel off on its own (drifting away from what the "
-        "other channels imply, or frozen), named in the alert",
+        "require the per-channel check (on by default for sensor runs: also alarm on one "
+        "channel off on its own, drifting away from what the other channels imply or frozen, "
+        "named in the alert); an error where it cannot run",
     )
+    no_channel_check: bool = opt(False, "score the latent surprise alone (sensor runs)")
     out: str | None = opt(None, "append alerts to this JSONL file (default: stdout)")
     save: bool = opt(
         False,

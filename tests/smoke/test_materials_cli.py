@@ -7,6 +7,7 @@ In process through ``physjepa.cli.main``, except the stdin stream: that one is a
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 
@@ -137,9 +138,11 @@ def test_monitor_streams_a_file_skips_bad_rows_and_flags_the_fault(beam_run):
 
 def test_monitor_channel_check_names_the_channel_and_refuses_pixel_runs(beam_run, debug_run):
     _stream_csv(beam_run, beam_run / "stream.csv", bad_rows=False)
-    proc = cli("monitor", "r", "--source", "stream.csv", "--far", "0.001", "--channel-check",
-               "--save", cwd=beam_run)  # fmt: skip
+    proc = cli(
+        "monitor", "r", "--source", "stream.csv", "--far", "0.001", "--save", cwd=beam_run
+    )  # fmt: skip  (sensor rows: the check is on by default)
     assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stderr.strip().splitlines()[-1])["channel_check"] is True
     alerts = _check_alerts(proc.stdout, 70)
     assert all(len(a["channel_errors"]) == 3 for a in alerts)
     assert {a["raised_by"] for a in alerts} <= {"surprise", "channel check"}
@@ -151,6 +154,33 @@ def test_monitor_channel_check_names_the_channel_and_refuses_pixel_runs(beam_run
     proc = cli("monitor", str(debug_run), "--source", str(beam_run / "stream.csv"),
                "--channel-check", cwd=beam_run)  # fmt: skip
     assert_one_line_error(proc, "monitor", "--channel-check", "pixels")
+    proc = cli("monitor", "r", "--source", "stream.csv", "--far", "0.001", "--no-channel-check",
+               "--save", cwd=beam_run)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stderr.strip().splitlines()[-1])["channel_check"] is False
+    assert all("channel_errors" not in a for a in _check_alerts(proc.stdout, 70))
+    assert json.loads((beam_run / "r" / "monitor.json").read_text())["channel_check"] is False
+    proc = cli("monitor", "r", "--source", "stream.csv", "--channel-check", "--no-channel-check",
+               cwd=beam_run)  # fmt: skip
+    assert_one_line_error(proc, "monitor", "contradict")
+
+
+def test_monitor_without_the_runs_training_data_scores_surprise_alone(beam_run):
+    _stream_csv(beam_run, beam_run / "stream.csv", bad_rows=False)
+    shutil.copy(beam_run / "beam.h5", beam_run / "normal.h5")
+    (beam_run / "beam.h5").rename(beam_run / "beam-away.h5")
+    try:  # the check's head is fitted on the training episodes: without them, a note
+        args = ("monitor", "r", "--source", "stream.csv", "--far", "0.001", "--calibrate",
+                "normal.h5")  # fmt: skip
+        proc = cli(*args, cwd=beam_run)
+        assert proc.returncode == 0, proc.stderr
+        lines = [json.loads(x) for x in proc.stderr.strip().splitlines()]
+        assert any("no per-channel check" in x.get("note", "") for x in lines)
+        assert lines[-1]["channel_check"] is False
+        assert_one_line_error(cli(*args, "--channel-check", cwd=beam_run), "monitor",
+                              "beam.h5 is missing", "restore it")  # fmt: skip
+    finally:
+        (beam_run / "beam-away.h5").rename(beam_run / "beam.h5")
 
 
 def test_monitor_reads_stdin_and_follows_a_growing_file(beam_run):

@@ -367,8 +367,12 @@ def test_monitor_section_shows_the_alerts_of_monitor_json(beam_run, tmp_path):
             str(a["stream"]),
             str(a["step"]),
             f"{a['time_s']:.2f}",
-            f"{a['surprise']:.6g}",
+            f"{a['score']:.6g}",  # the monitor's score (with the per-channel check)
         ]
+        if a["raised_by"] == "channel check":  # the check's channels, over their 99% level
+            worst = list(a["channel_errors"].items())[:3]
+            assert row[4] == "channel check: " + ", ".join(f"{c} {v:.1f}x" for c, v in worst)
+            continue
         parts = [t for i, t in enumerate(a["top"]) if i == 0 or t["share"] != 0]
         assert row[4] == ", ".join(f"{t['channel']} {t['share']:.0%}" for t in parts)
     assert any(0 in [t["share"] for t in a["top"]] for a in alerts)  # so the rule is tested

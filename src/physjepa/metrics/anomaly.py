@@ -192,7 +192,7 @@ class ChannelCheck:
     1). Both parts cover only *live* channels, those whose reading changes on at least half
     of normal steps: a channel that idles at one value (an acoustic count at 0) is an event
     channel, checked by the surprise alone. How much each part adds is measured in
-    benchmarks/materials.py (``channel_check_auroc_*``).
+    benchmarks/materials.py (``anomaly_auroc_*`` against ``surprise_auroc_*``).
     """
 
     head: CrossChannelHead

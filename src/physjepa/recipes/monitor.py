@@ -1,7 +1,8 @@
 """``physjepa monitor``: calibrate an alarm threshold on normal data, then score a stream
 (``data/streams.py`` reads it) and emit one alert per excursion, with the channels to blame.
-The score is the latent surprise; with ``--channel-check`` (sensor rows), the larger of it and
-a per-channel check (``metrics/anomaly.ChannelCheck``), which names the one channel off.
+On sensor rows the score is the larger of the latent surprise and a per-channel check
+(``metrics/anomaly.ChannelCheck``, which names the one channel off; ``--no-channel-check``
+leaves the surprise alone); on frames it is the latent surprise.
 With ``--save`` the alerts and the score trace also go to ``RUN/monitor.json`` (bounded in
 size, see :class:`MonitorRecord`), which ``physjepa report`` shows."""
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -166,6 +168,30 @@ def run_monitor(
     return stats
 
 
+def use_channel_check(opts: MonitorOptions, run: Run, note: Callable[[dict], None]) -> bool:
+    """Whether this monitor adds the per-channel check: by default on a run on sensor rows
+    of two channels or more whose training episodes are at hand (the check's head is
+    fitted on them), with a note on stderr when they are not; ``--channel-check`` makes it
+    an error not to; ``--no-channel-check`` leaves the surprise alone."""
+    if opts.no_channel_check or run.data.obs_key == "pixels":
+        return False
+    missing = not Path(run.data.path).is_file()
+    if opts.channel_check and missing:
+        raise UserError(
+            f"--channel-check fits its head on the run's training episodes, and "
+            f"{run.data.path} is missing; restore it, or drop --channel-check"
+        )
+    if missing:
+        note(
+            {
+                "note": f"no per-channel check: the run's training data {run.data.path} is "
+                "missing (the check's head is fitted on it); scoring the latent surprise alone"
+            }
+        )
+        return False
+    return opts.channel_check or int(np.prod(run.shape.obs_shape)) >= 2
+
+
 def monitor(
     opts: MonitorOptions,
     emit: Callable[[dict], None],
@@ -185,6 +211,8 @@ def monitor(
     run = Run.open(opts.run)
     obs_key, k = run.data.obs_key, run.frameskip
     names, action_names = run_channels(run)
+    if opts.channel_check and opts.no_channel_check:
+        raise UserError("--channel-check and --no-channel-check contradict each other; give one")
     if opts.channel_check and obs_key == "pixels":
         raise UserError(
             "--channel-check needs a run on sensor rows (data.obs sensors, state or proprio); "
@@ -204,7 +232,7 @@ def monitor(
     )  # fmt: skip
     model = run.load_model(device)
     check = None
-    if opts.channel_check:  # sensor rows: a per-channel check beside the latent surprise
+    if use_channel_check(opts, run, bad):  # sensor rows: a per-channel check beside surprise
         with EpisodeFile(run.data.path) as f:
             train = split_episodes(f.n_episodes, run.config.data.val_fraction)[0]
             seen = [(ep[obs_key], ep["action"]) for ep in map(f.episode, map(int, train))]
@@ -233,7 +261,7 @@ def monitor(
             "source": opts.source,
             "threshold": cal.threshold,
             "threshold_from": "--threshold" if opts.threshold is not None else "calibration",
-            "channel_check": opts.channel_check,
+            "channel_check": check is not None,
             "far": cal.far,
             "calibration": opts.calibrate or "the run's validation episodes",
             "calibration_steps": cal.steps,

@@ -402,6 +402,14 @@ def _cause(top: object, raised_by: object = None, errors: object = None) -> str:
     return ", ".join(parts) or "n/a"
 
 
+_SCORE_WITH_CHECK = (
+    "the score is the larger of the latent surprise and the per-channel check (each channel "
+    "against what the other channels of its row imply, and its frozen-reading run), each over "
+    "its own normal 99% level; a channel named after 'channel check' raised the alarm alone."
+)
+_SCORE_ALONE = "the score is the latent surprise."
+
+
 def _monitor(run_dir: Path) -> str:
     res, err = _read_json(run_dir / "monitor.json")
     if res is None:
@@ -447,11 +455,9 @@ def _monitor(run_dir: Path) -> str:
     note = (
         '<p class="muted">Each alert: the stream (episode) and model step where the score '
         "crossed the threshold, its time from the start of the stream at the run's data rate, "
-        "and its cause: for sensor runs the score is the larger of the latent surprise and the "
-        "per-channel check (each channel's error under the model's prediction), each over its "
-        "own normal 99% level; a channel named first raised the alarm alone. Otherwise the "
-        "channels (or image regions) that made the step surprising, each put back to its "
-        f"normal mean in turn (share of the drop in surprise).{escape(more)}</p>"
+        f"and its cause: {_SCORE_WITH_CHECK if res.get('channel_check') else _SCORE_ALONE} "
+        "The cause: the channels (or image regions) that made the step surprising, each put "
+        f"back to its normal mean in turn (share of the drop in surprise).{escape(more)}</p>"
     )
     png = monitor_trace_png(res.get("trace"), res.get("threshold"), alerts)
     timeline = (
