@@ -1,10 +1,13 @@
 """Diagnostic: the true simulator as the dynamics, the model's latent distance as the cost.
 
-python truedyn.py RUN N: the validation manifest (seed 1) of valplan.py, the default budget.
+[COST=latent|keypoints|pixels] python truedyn.py RUN N: the validation manifest (seed 1) of
+valplan.py, the default budget. COST=keypoints ranks by the squared distance of the
+keypoint encoder's own keypoints (before its head), pixels by the frames' squared difference.
 If this plans as well as the oracle, the latent cost is sound and the predictor is the
 limit; if it plans as badly as the model, the representation (the cost) is."""
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -19,6 +22,17 @@ from physjepa.planning.registry import build_planner
 from physjepa.training.checkpoint import load_run
 from physjepa.worlds import make
 
+COST = os.environ.get("COST", "latent")
+
+
+def _embedding(model):
+    """Frames (N, H, W, 3) -> (N, D) vectors whose squared distance is the cost."""
+    if COST == "keypoints":
+        return lambda x: model.encoder.keypoints(x).flatten(1)
+    if COST == "pixels":
+        return lambda x: x.float().flatten(1) / 255.0
+    return lambda x: model.encode(x[:, None])[:, 0]
+
 
 class LatentCostOracle(SimulatorPolicy):
     def __init__(self, model, *a, **k):
@@ -27,8 +41,9 @@ class LatentCostOracle(SimulatorPolicy):
 
     def cost_now(self, obs, goal_obs):
         sim, start, fs = self.sim, self.world.sim_state(), self.frameskip
+        embed = _embedding(self.model)
         with torch.no_grad():
-            zg = self.model.encode(torch.as_tensor(goal_obs)[None, None])[0, 0]
+            zg = embed(torch.as_tensor(goal_obs)[None])[0]
 
         def cost(actions):
             s, t, a = actions.shape
@@ -41,7 +56,7 @@ class LatentCostOracle(SimulatorPolicy):
                         sim.advance(raw[i, j, k])
                     frames[i, j] = sim.render()
             with torch.no_grad():
-                z = self.model.encode(torch.as_tensor(frames))
+                z = embed(torch.as_tensor(frames).flatten(0, 1)).view(s, t, -1)
             return _reduce((z - zg).pow(2).sum(-1), actions, self.objective, 0.0)
 
         return cost
@@ -64,5 +79,6 @@ if __name__ == "__main__":
         pol = LatentCostOracle(model, world, _goal_of(world, e), planner, fs)
         res.append(run_episode(world, pol, e, m["budget"]))
     row = {k: v for k, v in summarise(res).items() if k in ("success_rate", "final_distance_mean")}
-    (run / "truedyn-val.json").write_text(json.dumps(row) + "\n")
-    print(run, "true dynamics + latent cost", json.dumps(row), flush=True)
+    name = "truedyn-val.json" if COST == "latent" else f"truedyn-val-{COST}.json"
+    (run / name).write_text(json.dumps(row) + "\n")
+    print(run, f"true dynamics + {COST} cost", json.dumps(row), flush=True)
