@@ -173,6 +173,13 @@ def use_channel_check(opts: MonitorOptions, run: Run, note: Callable[[dict], Non
     of two channels or more whose training episodes are at hand (the check's head is
     fitted on them), with a note on stderr when they are not; ``--channel-check`` makes it
     an error not to; ``--no-channel-check`` leaves the surprise alone."""
+    if opts.channel_check and opts.no_channel_check:
+        raise UserError("--channel-check and --no-channel-check contradict each other; give one")
+    if opts.channel_check and run.data.obs_key == "pixels":
+        raise UserError(
+            "--channel-check needs a run on sensor rows (data.obs sensors, state or proprio); "
+            "this run observes pixels"
+        )
     if opts.no_channel_check or run.data.obs_key == "pixels":
         return False
     missing = not Path(run.data.path).is_file()
@@ -211,13 +218,7 @@ def monitor(
     run = Run.open(opts.run)
     obs_key, k = run.data.obs_key, run.frameskip
     names, action_names = run_channels(run)
-    if opts.channel_check and opts.no_channel_check:
-        raise UserError("--channel-check and --no-channel-check contradict each other; give one")
-    if opts.channel_check and obs_key == "pixels":
-        raise UserError(
-            "--channel-check needs a run on sensor rows (data.obs sensors, state or proprio); "
-            "this run observes pixels"
-        )
+    with_check = use_channel_check(opts, run, bad)
     skipped = []
 
     def skip(info: dict) -> None:
@@ -232,7 +233,7 @@ def monitor(
     )  # fmt: skip
     model = run.load_model(device)
     check = None
-    if use_channel_check(opts, run, bad):  # sensor rows: a per-channel check beside surprise
+    if with_check:  # sensor rows: a per-channel check beside the latent surprise
         with EpisodeFile(run.data.path) as f:
             train = split_episodes(f.n_episodes, run.config.data.val_fraction)[0]
             seen = [(ep[obs_key], ep["action"]) for ep in map(f.episode, map(int, train))]
