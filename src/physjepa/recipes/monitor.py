@@ -168,22 +168,23 @@ def run_monitor(
     return stats
 
 
-def use_channel_check(opts: MonitorOptions, run: Run, note: Callable[[dict], None]) -> bool:
+def use_channel_check(force: bool, off: bool, run: Run, note: Callable[[dict], None]) -> bool:
     """Whether this monitor adds the per-channel check: by default on a run on sensor rows
     of two channels or more whose training episodes are at hand (the check's head is
-    fitted on them), with a note on stderr when they are not; ``--channel-check`` makes it
-    an error not to; ``--no-channel-check`` leaves the surprise alone."""
-    if opts.channel_check and opts.no_channel_check:
+    fitted on them), with a note on stderr when they are not; ``force``
+    (``--channel-check``) makes it an error not to; ``off`` (``--no-channel-check``)
+    leaves the surprise alone."""
+    if force and off:
         raise UserError("--channel-check and --no-channel-check contradict each other; give one")
-    if opts.channel_check and run.data.obs_key == "pixels":
+    if force and run.data.obs_key == "pixels":
         raise UserError(
             "--channel-check needs a run on sensor rows (data.obs sensors, state or proprio); "
             "this run observes pixels"
         )
-    if opts.no_channel_check or run.data.obs_key == "pixels":
+    if off or run.data.obs_key == "pixels":
         return False
     missing = not Path(run.data.path).is_file()
-    if opts.channel_check and missing:
+    if force and missing:
         raise UserError(
             f"--channel-check fits its head on the run's training episodes, and "
             f"{run.data.path} is missing; restore it, or drop --channel-check"
@@ -196,7 +197,7 @@ def use_channel_check(opts: MonitorOptions, run: Run, note: Callable[[dict], Non
             }
         )
         return False
-    return opts.channel_check or int(np.prod(run.shape.obs_shape)) >= 2
+    return force or int(np.prod(run.shape.obs_shape)) >= 2
 
 
 def monitor(
@@ -218,7 +219,7 @@ def monitor(
     run = Run.open(opts.run)
     obs_key, k = run.data.obs_key, run.frameskip
     names, action_names = run_channels(run)
-    with_check = use_channel_check(opts, run, bad)
+    with_check = use_channel_check(opts.channel_check, opts.no_channel_check, run, bad)
     skipped = []
 
     def skip(info: dict) -> None:
