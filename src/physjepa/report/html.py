@@ -403,11 +403,12 @@ def _cause(top: object, raised_by: object = None, errors: object = None) -> str:
 
 
 _SCORE_WITH_CHECK = (
-    "the score is the larger of the latent surprise and the per-channel check (each channel "
+    "The score is the larger of the latent surprise and the per-channel check (each channel "
     "against what the other channels of its row imply, and its frozen-reading run), each over "
-    "its own normal 99% level; a channel named after 'channel check' raised the alarm alone."
+    "its own normal 99% level; a cause that starts 'channel check' is an alarm that check "
+    "raised alone, its channels' errors over their normal level."
 )
-_SCORE_ALONE = "the score is the latent surprise."
+_SCORE_ALONE = "The score is the latent surprise."
 
 
 def _monitor(run_dir: Path) -> str:
@@ -455,9 +456,10 @@ def _monitor(run_dir: Path) -> str:
     note = (
         '<p class="muted">Each alert: the stream (episode) and model step where the score '
         "crossed the threshold, its time from the start of the stream at the run's data rate, "
-        f"and its cause: {_SCORE_WITH_CHECK if res.get('channel_check') else _SCORE_ALONE} "
-        "The cause: the channels (or image regions) that made the step surprising, each put "
-        f"back to its normal mean in turn (share of the drop in surprise).{escape(more)}</p>"
+        f"and its cause. {_SCORE_WITH_CHECK if res.get('channel_check') else _SCORE_ALONE} "
+        "Otherwise the cause is the channels (or image regions) that made the step surprising, "
+        "each put back to its normal mean in turn (share of the drop in surprise)."
+        f"{escape(more)}</p>"
     )
     png = monitor_trace_png(res.get("trace"), res.get("threshold"), alerts)
     timeline = (
