@@ -51,6 +51,8 @@ def test_eval_param_probe(varied_run, tmp_path):
             )
         row = pp["latents"]["16"][name]
         assert _same(m[f"eval/probe_r2_param_{name}_event_latents"], row["r2"])
+        row = pp["true_state"]["16"][name]
+        assert _same(m[f"eval/probe_r2_param_{name}_true_state"], row["r2"])
     assert "eval/probe_r2_param_radius" not in m  # radius is on screen: not a hidden param
     # without the flag, eval.json has no such rows
     proc = cli("eval", run, "--no-viewer", cwd=tmp_path)
@@ -82,6 +84,7 @@ def test_voe_rows_for_hidden_params(varied_run, tmp_path):
         assert _same(m[f"probe_r2_param_{name}"], ctx["context"]["16"][name]["r2"])
         assert _same(m[f"probe_r2_param_{name}_ctx8"], ctx["context"]["8"][name]["r2"])
         assert _same(m[f"probe_r2_param_{name}_event_latents"], ctx["latents"]["16"][name]["r2"])
+        assert _same(m[f"probe_r2_param_{name}_true_state"], ctx["true_state"]["16"][name]["r2"])
     # the per-frame-latent probes of every varied param keep their numbers, renamed
     for name in (*HIDDEN, "radius"):
         assert m[f"probe_r2_param_{name}_latents"] == res["probes"]["params_linear"][name]

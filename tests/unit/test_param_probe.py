@@ -242,9 +242,15 @@ def test_param_probe_on_a_real_run(varied, varied_run):
             assert np.isfinite(row["r2"]) and row["r2"] <= 1
             assert (row["n_train"], row["n_test"]) == (counts["train"], counts["test"])
             assert row["episodes_train"] + row["episodes_test"] <= 40
+    # the ceiling: the ball's true motion over the same windows reads gravity (a flight's
+    # velocity falls by g dt a step), however little the 20-step model has learned
+    assert res["true_state"]["16"]["gravity"]["r2"] > 0.9, res["true_state"]["16"]
+    assert res["true_state"]["16"]["gravity"]["n_train"] == res["windows"]["16"]["gravity"]["train"]
     rows = param_metrics(res, "eval/probe_r2_param_")
     assert set(rows) == {
-        f"eval/probe_r2_param_{n}{s}" for n in HIDDEN for s in ("", "_ctx8", "_event_latents")
+        f"eval/probe_r2_param_{n}{s}"
+        for n in HIDDEN
+        for s in ("", "_ctx8", "_event_latents", "_true_state")
     }
 
 

@@ -39,6 +39,13 @@ same weight and keeps only what one frame's state already says. The average is r
 (``context_mean``), and the per-frame latents of the same windows, concatenated (``latents``),
 as the control that tells the representation from the choice of windows.
 
+**Ceiling** (``true_state``). The same probe on the ball's true position and velocity at every
+frame of the window, concatenated: what a perfect encoder of the ball's motion would offer a
+linear probe. Gravity reads off it at R² 1 (a flight's velocity falls by g dt each step);
+restitution and mass do not (each is a ratio of velocities, not a sum of them), nor friction
+(a rolling ball's slide barely slows with it), so a representation reaches those only by
+holding the param itself, not the motion.
+
 **Probe.** Ridge on standardised features to the episode's true value, fit on windows of
 training episodes (the penalty chosen by cross-validation over folds of whole training
 episodes), R² on windows of held-out episodes: no episode is on both sides.
@@ -61,6 +68,7 @@ from physjepa.metrics.rollout import EncodedEpisode
 HIDDEN = {"gravity": "flight", "restitution": "bounce", "friction": "slide", "mass": "push"}
 CONTEXTS = (8, 16)  # window lengths, model steps
 REPRESENTATIONS = ("context", "context_mean", "latents")  # see window_features
+TRUE_STATE = "true_state"  # the probe's ceiling: the ball's true motion (module docstring)
 WORLD = "ball-drop"
 MIN_PUSH = 0.2  # smallest action component that counts as a push (a fifth of the range)
 MIN_SPEED = 0.1  # arena units / s: slower approaches are resting jitter, not bounces
@@ -377,10 +385,11 @@ def param_probe(
     ones (see the module docstring). Also the per-frame latents of the same windows."""
     names = hidden_params(world, spec)
     col = _columns(spec)
+    ball = [i for k in ("ball_pos", "ball_vel") for i in range(col[k].start, col[k].start + 2)]
     episodes = list(train) + list(test)
     test_ids = np.arange(len(train), len(episodes))
     windows = event_windows(episodes, spec, params, frameskip, lengths, max_per_episode)
-    out: dict[str, Any] = {k: {} for k in (*REPRESENTATIONS, "windows")}
+    out: dict[str, Any] = {k: {} for k in (*REPRESENTATIONS, TRUE_STATE, "windows")}
     out.update(
         {
             "episodes_train": len(train),
@@ -392,13 +401,15 @@ def param_probe(
                 "concatenated in order",
                 "context_mean": "the same states averaged over the window",
                 "latents": "the window's per-frame latents, concatenated (the control)",
+                TRUE_STATE: "the ball's true position and velocity at every frame of the "
+                "window, concatenated (the linear probe's ceiling)",
             },
             "events": dict(HIDDEN),
         }
     )
     for length in lengths:
         key = str(length)
-        for kind in (*REPRESENTATIONS, "windows"):
+        for kind in (*REPRESENTATIONS, TRUE_STATE, "windows"):
             out[kind][key] = {}
         for name in names:
             ws = [w for w in windows if w.length == length and w.event == HIDDEN[name]]
@@ -408,6 +419,11 @@ def param_probe(
                 "test": int(np.isin(ep, test_ids).sum()),
             }
             feats = window_features(model, episodes, ws, device)
+            feats[TRUE_STATE] = np.zeros((len(ws), length * len(ball)))
+            for j, w in enumerate(ws):  # ball 0's (x, y, vx, vy) at each frame, in order
+                feats[TRUE_STATE][j] = (
+                    episodes[w.episode].state[w.start : w.start + length, ball].ravel()
+                )
             y = np.array([float(episodes[w.episode].state[w.start, col[name]][0]) for w in ws])
             for kind, x in feats.items():
                 try:
@@ -420,8 +436,9 @@ def param_probe(
 def param_metrics(result: dict, prefix: str) -> dict[str, float]:
     """The headline numbers of a :func:`param_probe` result: ``<prefix><param>`` (R² from the
     predictor's context over the longest windows), ``<prefix><param>_ctx<L>`` (shorter
-    windows) and ``<prefix><param>_event_latents`` (the per-frame latents of the longest
-    windows, the control)."""
+    windows), ``<prefix><param>_event_latents`` (the per-frame latents of the longest
+    windows, the control) and ``<prefix><param>_true_state`` (the ball's true motion over the
+    longest windows, the ceiling)."""
     longest = max(result["context"], key=int)
     out = {}
     for length, row in result["context"].items():
@@ -429,4 +446,6 @@ def param_metrics(result: dict, prefix: str) -> dict[str, float]:
         out.update({f"{prefix}{p}{suffix}": v["r2"] for p, v in row.items()})
     for p, v in result["latents"][longest].items():
         out[f"{prefix}{p}_event_latents"] = v["r2"]
+    for p, v in result.get(TRUE_STATE, {}).get(longest, {}).items():
+        out[f"{prefix}{p}_true_state"] = v["r2"]
     return out

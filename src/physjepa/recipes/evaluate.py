@@ -122,17 +122,22 @@ def format_table(result: dict) -> str:
         lengths = sorted(pp["context"], key=int)
         lines.append(
             "hidden params: linear probe R² on held-out episodes, from the predictor's context "
-            "(the per-frame latents of the same windows in brackets)"
+            "(the per-frame latents of the same windows in brackets; the ceiling: the ball's "
+            f"true position and velocity over {lengths[-1]} frames)"
         )
         lines.append(
-            f"  {'param':<12} {'event':<7}" + "".join(f"{n + ' frames':>20}" for n in lengths)
+            f"  {'param':<12} {'event':<7}"
+            + "".join(f"{n + ' frames':>20}" for n in lengths)
+            + f"{'true motion':>13}"
         )
+        ceiling = pp.get("true_state", {}).get(lengths[-1], {})
         for name in pp["context"][lengths[0]]:
             cells = "".join(
                 f"{pp['context'][n][name]['r2']:9.3f} ({pp['latents'][n][name]['r2']:6.3f}) "
                 for n in lengths
             )
-            lines.append(f"  {name:<12} {pp['events'][name]:<7}{cells}")
+            top = f"{ceiling[name]['r2']:12.3f}" if name in ceiling else f"{'-':>12}"
+            lines.append(f"  {name:<12} {pp['events'][name]:<7}{cells}{top}")
     if result.get("visibility"):
         lines.append(
             "latent visibility (latent distance of a move ÷ the reference's; 1 = as visible)"

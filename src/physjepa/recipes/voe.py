@@ -631,4 +631,9 @@ def format_table(res: dict) -> str:
                     for p in hidden
                 )
             )
+            if all(f"probe_r2_param_{p}_true_state" in m for p in hidden):
+                lines.append(
+                    "the same probe on the ball's true position and velocity (its ceiling): "
+                    + ", ".join(f"{p} {m[f'probe_r2_param_{p}_true_state']:.2f}" for p in hidden)
+                )
     return "\n".join(lines)
