@@ -13,7 +13,8 @@ tell possible from impossible ones?
 
 Writes benchmarks/results/voe.json (metrics pairwise_<property>_id/_ood, auroc_<property>_id,
 untrained_pairwise_mean, pixel_pairwise_mean, probe_r2_position, probe_r2_velocity,
-probe_r2_param_<gravity|restitution|friction|mass> (16-frame context) and _ctx8, ...).
+probe_r2_param_<gravity|restitution|friction|mass> (16-frame context), _ctx8 and
+_true_state (the probe's ceiling), ...).
 
     python benchmarks/voe.py            # ~20 minutes on 2 CPU cores
     python benchmarks/voe.py --reuse    # reuse benchmarks/work/voe's data, run and voe.json
@@ -314,7 +315,9 @@ def main() -> None:
         "held-out 20% of the training episodes, frames with the ball wholly in view; params "
         "probes from per-frame latents read 8 frames (probe_r2_param_<p>_latents); the hidden "
         "params (probe_r2_param_<p>, _ctx8) are read from the predictor's states over 16- and "
-        "8-frame windows centred on a flight, bounce, slide or push (metrics/params.py)."
+        "8-frame windows centred on a flight, bounce, slide or push (metrics/params.py); "
+        "probe_r2_param_<p>_true_state is the same probe on the ball's true position and "
+        "velocity over the 16-frame windows (the linear probe's ceiling)."
     )
     if a.override:
         notes = f"Training overrides: {' '.join(a.override)}. " + notes
