@@ -1,15 +1,19 @@
-"""Does the model rank candidate pushes like the simulator does? ranking.py RUN...
+"""Does the model rank candidate pushes like the simulator does? [VAL=30] ranking.py RUN...
 
-For each of the first 20 push-t manifest episodes: 48 candidate action sequences of 25 raw
+For each of the first 20 push-t manifest episodes (VAL=N: N episodes of the seed-1
+validation manifest instead): 48 candidate action sequences of 25 raw
 steps (5 blocks), each the scripted policy with its own seed (so most of them push the block),
 played in the simulator from the start state. Spearman correlation, over the candidates,
 between the true final goal_distance and (a) the latent cost of the *true* final frame
 (encoder only) and (b) the latent cost of the model's *predicted* final latent (rollout from
 the start frame, as the planner does at an episode's first step); and (c) between the
 true final frame's latent cost and the pusher's distance to where it stood in the goal
-frame (which the task distance ignores). Medians over episodes.
+frame (which the task distance ignores); (d) between the predicted and the true final
+frame's latent costs (the predictor's fidelity where the planner needs it). Medians over
+episodes.
 """
 
+import os
 import sys
 
 import numpy as np
@@ -27,11 +31,16 @@ def spearman(a, b):
     return np.corrcoef(ra, rb)[0, 1]
 
 
-m = load_manifest("push-t")
+if os.environ.get("VAL"):
+    from valplan import validation_manifest
+
+    m = validation_manifest("push-t", int(os.environ["VAL"]))
+else:
+    m = load_manifest("push-t")
 world = make("push-t", image_size=m["image_size"], **m["params"])
 world.reset(seed=0)
 episodes = []
-for e in m["episodes"][:20]:
+for e in m["episodes"][: int(os.environ.get("VAL", 20))]:
     world.set_sim_state(e["goal"])
     goal = world.goal_here()
     world.set_sim_state(e["start"])
@@ -56,7 +65,7 @@ for e in m["episodes"][:20]:
 
 for run in sys.argv[1:]:
     model, _, _ = load_run(run)
-    enc, pred, push = [], [], []
+    enc, pred, push, fid = [], [], [], []
     with torch.no_grad():
         for goal_obs, start_obs, acts, finals, dists, pushers in episodes:
             if np.ptp(dists) < 1e-6:
@@ -68,10 +77,17 @@ for run in sys.argv[1:]:
             enc.append(spearman((z_true - z_goal).pow(2).sum(-1).numpy(), dists))
             push.append(spearman((z_true - z_goal).pow(2).sum(-1).numpy(), pushers))
             pred.append(spearman((z_pred - z_goal).pow(2).sum(-1).numpy(), dists))
+            fid.append(
+                spearman(
+                    (z_pred - z_goal).pow(2).sum(-1).numpy(),
+                    (z_true - z_goal).pow(2).sum(-1).numpy(),
+                )
+            )
     print(
         run,
         f"spearman with the true final distance, median over {len(enc)} episodes: "
         f"encoder (true final frame) {np.median(enc):.2f}, "
         f"predictor (rollout) {np.median(pred):.2f}; "
-        f"true frame's cost with the pusher's distance to its goal place {np.median(push):.2f}",
+        f"true frame's cost with the pusher's distance to its goal place {np.median(push):.2f}; "
+        f"predicted cost with the true frame's cost {np.median(fid):.2f}",
     )

@@ -1,0 +1,100 @@
+"""Which part of a push does the predictor get wrong?  python statediag.py N RUN...
+
+A linear readout latent -> (pusher x, y, block x, y, cos, sin of the block's angle), fitted on
+25 frames of each training episode of the run (ridge; held-out R² printed). Then for N
+episodes of the seed-1 validation manifest, 48 candidate pushes each (the scripted policy,
+25 raw steps, as ranking.py): the readout of the *predicted* final latent (rollout from the
+start frame) and of the *true* final frame's latent, against the true final state. Printed:
+R² (and correlation, and the spread's ratio) of each variable over the candidates'
+deviations from their episode's mean (what ranks candidates within a plan), predicted and
+true-frame."""
+
+import sys
+
+import numpy as np
+import torch
+from valplan import validation_manifest
+
+from physjepa.data.episodes import EpisodeFile, split_episodes
+from physjepa.training.checkpoint import load_run
+from physjepa.worlds import make
+
+FS, BLOCKS, CANDIDATES = 5, 5, 48
+NAMES = ("pusher_x", "pusher_y", "block_x", "block_y", "cos", "sin")
+
+
+def target(s):
+    a = float(np.asarray(s["block_angle"]).reshape(-1)[0])
+    return [*s["agent_pos"], *s["block_pos"], np.cos(a), np.sin(a)]
+
+
+n = int(sys.argv[1])
+m = validation_manifest("push-t", n)
+world = make("push-t", image_size=m["image_size"], **m["params"])
+world.reset(seed=0)
+eps = []
+for e in m["episodes"][:n]:
+    world.set_sim_state(e["start"])
+    start = world.render()
+    acts, finals, states = [], [], []
+    for c in range(CANDIDATES):
+        world.set_sim_state(e["start"])
+        world._plan = None
+        rng = np.random.default_rng([e["index"], c])
+        seq = [world.scripted_action(rng) for _ in range(FS * BLOCKS)]
+        for a in seq:
+            world.advance(a)
+        acts.append(np.concatenate(seq).reshape(BLOCKS, FS * 2))
+        finals.append(world.render())
+        states.append(target(world.sim_state()))
+    eps.append((start, np.stack(acts), np.stack(finals), np.array(states)))
+
+
+def within(x, groups):
+    return np.concatenate([g - g.mean(0) for g in np.split(x, groups)])
+
+
+def r2(y, p):
+    return 1 - ((y - p) ** 2).sum(0) / ((y - y.mean(0)) ** 2).sum(0)
+
+
+for run in sys.argv[2:]:
+    model, cfg, info = load_run(run)
+    rng = np.random.default_rng(0)
+    with torch.no_grad(), EpisodeFile(info.data.path) as f:
+        tr, va = split_episodes(f.n_episodes, cfg.data.val_fraction)
+        zs, ys = {}, {}
+        for k, ids in (("tr", tr), ("va", va)):
+            zl, yl = [], []
+            for i in ids:
+                ep = f.episode(int(i))
+                rows = rng.choice(len(ep["pixels"]), 25, replace=False)
+                zl.append(model.encode(torch.as_tensor(ep["pixels"][rows])[:, None])[:, 0].numpy())
+                st = ep["state"][rows]  # agent_pos, agent_vel, block_pos, block_angle, ...
+                yl.append(np.c_[st[:, 0:2], st[:, 4:6], np.cos(st[:, 6]), np.sin(st[:, 6])])
+            zs[k], ys[k] = np.concatenate(zl).astype(np.float64), np.concatenate(yl)
+    mu, sd = zs["tr"].mean(0), zs["tr"].std(0) + 1e-8
+    xt = np.c_[(zs["tr"] - mu) / sd, np.ones(len(zs["tr"]))]
+    w = np.linalg.solve(xt.T @ xt + 1e-3 * len(xt) * np.eye(xt.shape[1]), xt.T @ ys["tr"])
+
+    def read(z, mu=mu, sd=sd, w=w):
+        return np.c_[(z - mu) / sd, np.ones(len(z))] @ w
+
+    print(run, "readout held-out R²", dict(zip(NAMES, r2(ys["va"], read(zs["va"])).round(3))))
+    P, T, Y = [], [], []
+    with torch.no_grad():
+        for start, acts, finals, states in eps:
+            z0 = model.encode(torch.as_tensor(start)[None, None])[:, :1]
+            zp = model.rollout(z0, torch.as_tensor(acts, dtype=torch.float32)[None])[0, :, -1]
+            zt = model.encode(torch.as_tensor(finals)[:, None])[:, 0]
+            P.append(read(zp.double().numpy()))
+            T.append(read(zt.double().numpy()))
+            Y.append(states)
+    groups = np.cumsum([len(y) for y in Y])[:-1]
+    Y, P, T = (within(np.concatenate(x), groups) for x in (Y, P, T))
+    print("  within-plan R², predicted final:", dict(zip(NAMES, r2(Y, P).round(3))))
+    print("  within-plan R², true final frame:", dict(zip(NAMES, r2(Y, T).round(3))))
+    corr = [np.corrcoef(Y[:, j], P[:, j])[0, 1] for j in range(Y.shape[1])]
+    ratio = P.std(0) / Y.std(0)
+    print("  within-plan correlation, predicted:", dict(zip(NAMES, np.round(corr, 3))))
+    print("  within-plan std, predicted / true:", dict(zip(NAMES, ratio.round(2))), flush=True)
