@@ -1,29 +1,29 @@
 """Does the pusher's true position, given beside the latent, let the predictor learn the
 block's contacts?  [PROPRIO=1] python hybridpred.py RUN DATA STEPS
 
-statepred.py's predictor and test, but the frame is the run's frozen latent (its encoder on
-the pixels), with the pusher's true (x, y) appended when PROPRIO=1 (as a robot knows its own
-effector), a linear map in and out, every dimension normalised by its training std. The
-block's final position is read from the predicted latent part by statediag.py's linear
-readout (fitted on training frames); within-plan correlation and spread ratio as there."""
+statepred.py's predictor and test (pushes.py), but the frame is the run's frozen latent
+(its encoder on the pixels), with the pusher's true (x, y) appended when PROPRIO=1 (as a
+robot knows its own effector), a linear map in and out, every dimension normalised by its
+training std. The block's final position is read from the predicted latent part by
+statediag.py's linear readout (fitted on training frames); within-plan correlation and
+spread ratio as there.
+PLAN=N then plans N seed-1 validation episodes in closed loop at the default budget with it
+(the latent part's squared distance to the goal frame's as the cost; the pusher's position
+read from the simulator at each step) and prints the success rate."""
 
-import math
 import os
 import sys
-import time
 
 import numpy as np
 import torch
+from pushes import FS, H, fit_vector_predictor, scripted_pushes, within_plan
 from torch import nn
 from valplan import validation_manifest
 
 from physjepa.data.episodes import EpisodeFile, split_episodes
-from physjepa.models.predictor import Predictor
 from physjepa.training.checkpoint import load_run
 from physjepa.worlds import make
 
-FS, H, R, BLOCKS, CANDIDATES = 5, 3, 4, 5, 48
-T = H + R
 PROPRIO = os.environ.get("PROPRIO") == "1"
 torch.manual_seed(0)
 torch.set_num_threads(int(os.environ.get("THREADS", "1")))
@@ -59,94 +59,26 @@ Br = np.concatenate(B)
 zmu, zsd = Zr.mean(0), Zr.std(0) + 1e-8
 xr = np.c_[(Zr - zmu) / zsd, np.ones(len(Zr))]
 w_read = np.linalg.solve(xr.T @ xr + 1e-3 * len(xr) * np.eye(xr.shape[1]), xr.T @ Br)
-mu = S["tr"][0].reshape(-1, D).mean(0)
-sd = S["tr"][0].reshape(-1, D).std(0) + 1e-6
-
-
-class Model(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.inp, self.out = nn.Linear(D, 128), nn.Linear(128, D)
-        self.pred = Predictor(128, 2 * FS, H, 3, 4, 4, 0.1)
-
-    def step(self, s, a):
-        return s + self.out(self.pred(self.inp(s), a) - self.inp(s))
-
-
-model = Model()
-span = T * FS
-
-
-def windows(split, ie, st):
-    s, a = S[split]
-    fr = st[:, None] + FS * torch.arange(T)[None]
-    sw = (s[ie[:, None], fr] - mu) / sd
-    aw = a[ie[:, None], st[:, None] + torch.arange(span)[None]].reshape(len(st), T, -1)
-    return sw, aw
-
-
-def losses(sw, aw):
-    pred = model.step(sw[:, :H], aw[:, :H])
-    lp = (pred - sw[:, 1 : H + 1]).pow(2).mean()
-    ctx, outs = torch.cat([sw[:, 1:H], pred[:, -1:]], 1), []
-    for k in range(1, R):
-        nxt = model.step(ctx, aw[:, k : k + H])[:, -1]
-        outs.append(nxt)
-        ctx = torch.cat([ctx[:, 1:], nxt[:, None]], 1)
-    return lp, (torch.stack(outs, 1) - sw[:, H + 1 :]).pow(2).mean()
-
-
-g = torch.Generator().manual_seed(0)
-E, N = S["tr"][0].shape[:2]
-opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-3)
-t0 = time.perf_counter()
-for i in range(steps):
-    for grp in opt.param_groups:
-        grp["lr"] = 1e-3 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * i / steps)))
-    lp, lr_ = losses(*windows("tr", torch.randint(0, E, (128,), generator=g),
-                              torch.randint(0, N - span + 1, (128,), generator=g)))  # fmt: skip
-    opt.zero_grad()
-    (lp + lr_).backward()
-    opt.step()
-    if (i + 1) % max(1, steps // 4) == 0:
-        print(f"step {i + 1}: train {lp.item():.4f} {lr_.item():.4f} "
-              f"({time.perf_counter() - t0:.0f} s)", flush=True)  # fmt: skip
-model.eval()
+model, mu, sd = fit_vector_predictor(S, steps)
 torch.save(model.state_dict(), f"/tmp/i15/hybrid-{int(PROPRIO)}.pt")
 
 m = validation_manifest("push-t", 30)
 world = make("push-t", image_size=m["image_size"], **m["params"])
 world.reset(seed=0)
 Y, P = [], []
-for e in m["episodes"]:
-    acts, finals = [], []
-    for c in range(CANDIDATES):
-        world.set_sim_state(e["start"])
-        world._plan = None
-        rng = np.random.default_rng([e["index"], c])
-        seq = [world.scripted_action(rng) for _ in range(FS * BLOCKS)]
-        for a in seq:
-            world.advance(a)
-        acts.append(np.concatenate(seq).reshape(BLOCKS, FS * 2))
-        finals.append(world.state()["block_pos"])
+pushes = scripted_pushes(world, m["episodes"], lambda w: w.state()["block_pos"])
+for e, (start, acts, finals) in zip(m["episodes"], pushes):
     world.set_sim_state(e["start"])
-    x0 = frame_feats(world.render()[None], world.state()["agent_pos"][None].astype(np.float64))
-    x = ((x0 - mu) / sd).expand(CANDIDATES, 1, D)
-    a = torch.tensor(np.stack(acts), dtype=torch.float32)
-    with torch.no_grad():
-        ctx, acts_ctx = x, torch.zeros(CANDIDATES, 0, 2 * FS)
-        for k in range(BLOCKS):
-            acts_ctx = torch.cat([acts_ctx, a[:, k : k + 1]], 1)[:, -H:]
-            ctx = torch.cat([ctx, model.step(ctx[:, -H:], acts_ctx)[:, -1:]], 1)
-    zf = (ctx[:, -1] * sd + mu)[:, :ZD].double().numpy()
+    x0 = frame_feats(start[None], world.state()["agent_pos"][None].astype(np.float64))
+    x = ((x0 - mu) / sd).expand(len(acts), 1, D)
+    final = model.roll(x, torch.tensor(acts, dtype=torch.float32))
+    zf = (final * sd + mu)[:, :ZD].double().numpy()
     P.append(np.c_[(zf - zmu) / zsd, np.ones(len(zf))] @ w_read)
     Y.append(np.stack(finals))
-Yc = np.concatenate([y - y.mean(0) for y in Y])
-Pc = np.concatenate([p - p.mean(0) for p in P])
-corr = [np.corrcoef(Yc[:, j], Pc[:, j])[0, 1] for j in range(2)]
+corr, spread = within_plan(Y, P)
 print(run, "proprio" if PROPRIO else "latent only", steps,
-      "within-plan block correlation (x, y):", np.round(corr, 3),
-      "spread ratio:", (Pc.std(0) / Yc.std(0)).round(2))  # fmt: skip
+      "within-plan block correlation (x, y):", corr.round(3),
+      "spread ratio:", spread.round(2))  # fmt: skip
 
 if os.environ.get("PLAN"):
     import physjepa.metrics.closed_loop as cl

@@ -18,12 +18,11 @@ import sys
 
 import numpy as np
 import torch
+from pushes import scripted_pushes
 
 from physjepa.planning.manifest import load_manifest
 from physjepa.training.checkpoint import load_run
 from physjepa.worlds import make
-
-FS, BLOCKS, CANDIDATES = 5, 5, 48
 
 
 def spearman(a, b):
@@ -43,25 +42,18 @@ episodes = []
 for e in m["episodes"][: int(os.environ.get("VAL", 20))]:
     world.set_sim_state(e["goal"])
     goal = world.goal_here()
-    world.set_sim_state(e["start"])
-    start_obs = world.render()
-    acts, finals, dists, pushers = [], [], [], []
-    for c in range(CANDIDATES):
-        world.set_sim_state(e["start"])
-        world._plan = None  # the scripted policy's private push plan starts afresh
-        rng = np.random.default_rng([e["index"], c])
-        seq = [world.scripted_action(rng) for _ in range(FS * BLOCKS)]
-        for a in seq:
-            world.advance(a)
-        acts.append(np.concatenate(seq).reshape(BLOCKS, FS * 2))
-        finals.append(world.render())
-        dists.append(world.goal_distance(goal))
-        pushers.append(
-            np.hypot(*np.subtract(world.sim_state()["agent_pos"], e["goal"]["agent_pos"]))
-        )
-    episodes.append(
-        (goal.obs, start_obs, np.stack(acts), np.stack(finals), np.array(dists), np.array(pushers))
+    pusher_goal = e["goal"]["agent_pos"]
+    ((start_obs, acts, measured),) = scripted_pushes(
+        world,
+        [e],
+        lambda w, goal=goal, pusher_goal=pusher_goal: (
+            w.render(),
+            w.goal_distance(goal),
+            np.hypot(*np.subtract(w.sim_state()["agent_pos"], pusher_goal)),
+        ),
     )
+    finals, dists, pushers = (np.array(x) for x in zip(*measured))
+    episodes.append((goal.obs, start_obs, acts, finals, dists, pushers))
 
 for run in sys.argv[1:]:
     model, _, _ = load_run(run)

@@ -13,13 +13,13 @@ import sys
 
 import numpy as np
 import torch
+from pushes import scripted_pushes
 from valplan import validation_manifest
 
 from physjepa.data.episodes import EpisodeFile, split_episodes
 from physjepa.training.checkpoint import load_run
 from physjepa.worlds import make
 
-FS, BLOCKS, CANDIDATES = 5, 5, 48
 NAMES = ("pusher_x", "pusher_y", "block_x", "block_y", "cos", "sin")
 
 
@@ -32,22 +32,12 @@ n = int(sys.argv[1])
 m = validation_manifest("push-t", n)
 world = make("push-t", image_size=m["image_size"], **m["params"])
 world.reset(seed=0)
-eps = []
-for e in m["episodes"][:n]:
-    world.set_sim_state(e["start"])
-    start = world.render()
-    acts, finals, states = [], [], []
-    for c in range(CANDIDATES):
-        world.set_sim_state(e["start"])
-        world._plan = None
-        rng = np.random.default_rng([e["index"], c])
-        seq = [world.scripted_action(rng) for _ in range(FS * BLOCKS)]
-        for a in seq:
-            world.advance(a)
-        acts.append(np.concatenate(seq).reshape(BLOCKS, FS * 2))
-        finals.append(world.render())
-        states.append(target(world.sim_state()))
-    eps.append((start, np.stack(acts), np.stack(finals), np.array(states)))
+eps = [
+    (start, acts, np.stack([f for f, _ in fin]), np.array([t for _, t in fin]))
+    for start, acts, fin in scripted_pushes(
+        world, m["episodes"][:n], lambda w: (w.render(), target(w.sim_state()))
+    )
+]
 
 
 def within(x, groups):
