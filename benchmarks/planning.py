@@ -57,6 +57,7 @@ from physjepa.recipes.plan import plan_run  # noqa: E402
 from physjepa.runs import Run  # noqa: E402
 from physjepa.training.checkpoint import load_run  # noqa: E402
 from physjepa.training.loop import train  # noqa: E402
+from physjepa.worlds import make  # noqa: E402
 
 WORK = Path(__file__).resolve().parent / "work" / "planning"
 WORLDS = ("two-room", "reacher", "push-t")
@@ -124,9 +125,11 @@ def data_file(world: str, work: Path, sizes: Sizes) -> Path:
     path = work / f"{world}.h5"
     if path.exists():
         with EpisodeFile(path) as f:
-            if f.n_episodes == sizes.episodes and f.attrs().get("policy") == POLICY:
+            # a world with a body writes its proprio column since 2026-12-07
+            body = bool(make(world).proprio_keys) <= f.has("proprio")
+            if f.n_episodes == sizes.episodes and f.attrs().get("policy") == POLICY and body:
                 return path
-        raise SystemExit(f"{path} is not this benchmark's data; delete it")
+        raise SystemExit(f"{path} is not this benchmark's data (or an older version's); delete it")
     print(f"collecting {sizes.episodes} {POLICY} episodes of {world}", flush=True)
     return collect(world, path, sizes.episodes, sizes.steps, policy=POLICY, seed=0, workers=2)
 

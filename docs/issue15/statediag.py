@@ -33,11 +33,30 @@ m = validation_manifest("push-t", n)
 world = make("push-t", image_size=m["image_size"], **m["params"])
 world.reset(seed=0)
 eps = [
-    (start, acts, np.stack([f for f, _ in fin]), np.array([t for _, t in fin]))
-    for start, acts, fin in scripted_pushes(
-        world, m["episodes"][:n], lambda w: (w.render(), target(w.sim_state()))
+    (
+        start,
+        acts,
+        np.stack([f for f, _, _ in fin]),
+        np.array([t for _, t, _ in fin]),
+        np.r_[e["start"]["agent_pos"], e["start"]["agent_vel"]],  # the start's proprio
+        np.stack([p for _, _, p in fin]),
+    )
+    for e, (start, acts, fin) in zip(
+        m["episodes"][:n],
+        scripted_pushes(
+            world, m["episodes"][:n], lambda w: (w.render(), target(w.sim_state()), w.proprio())
+        ),
     )
 ]
+
+
+def encode(model, frames, proprio):
+    """Frames (N, H, W, 3), proprio (N, P) -> latents (N, D); the proprio is read only by a
+    run trained with model.proprio."""
+    p = torch.as_tensor(np.asarray(proprio, np.float32))[:, None]
+    return model.encode(torch.as_tensor(frames)[:, None], p if model.spec.proprio_dim else None)[
+        :, 0
+    ]
 
 
 def within(x, groups):
@@ -59,7 +78,8 @@ for run in sys.argv[2:]:
             for i in ids:
                 ep = f.episode(int(i))
                 rows = rng.choice(len(ep["pixels"]), 25, replace=False)
-                zl.append(model.encode(torch.as_tensor(ep["pixels"][rows])[:, None])[:, 0].numpy())
+                props = ep["proprio"][rows] if "proprio" in ep else np.zeros((len(rows), 4))
+                zl.append(encode(model, ep["pixels"][rows], props).numpy())
                 st = ep["state"][rows]  # agent_pos, agent_vel, block_pos, block_angle, ...
                 yl.append(np.c_[st[:, 0:2], st[:, 4:6], np.cos(st[:, 6]), np.sin(st[:, 6])])
             zs[k], ys[k] = np.concatenate(zl).astype(np.float64), np.concatenate(yl)
@@ -73,10 +93,10 @@ for run in sys.argv[2:]:
     print(run, "readout held-out R²", dict(zip(NAMES, r2(ys["va"], read(zs["va"])).round(3))))
     P, T, Y = [], [], []
     with torch.no_grad():
-        for start, acts, finals, states in eps:
-            z0 = model.encode(torch.as_tensor(start)[None, None])[:, :1]
+        for start, acts, finals, states, p0, pf in eps:
+            z0 = encode(model, start[None], p0[None])[None]  # (1, 1, D)
             zp = model.rollout(z0, torch.as_tensor(acts, dtype=torch.float32)[None])[0, :, -1]
-            zt = model.encode(torch.as_tensor(finals)[:, None])[:, 0]
+            zt = encode(model, finals, pf)
             P.append(read(zp.double().numpy()))
             T.append(read(zt.double().numpy()))
             Y.append(states)

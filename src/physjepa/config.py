@@ -169,6 +169,12 @@ class ModelConfig:
     keypoints: int = 32
     """Keypoint maps of the 'keypoints' encoder (each gives an expected x, y); its conv
     stages are the first two ``conv_widths``, at a quarter of the image's resolution."""
+    proprio: bool = False
+    """Feed the data's ``proprio`` column (the agent's own position, velocity or joint
+    angles, as a robot's encoders read them) beside each frame: its standardised values are
+    appended to the frame's latent, the predictor predicts them with it, and planning reads
+    them from the world or robot at every step. The planning cost and latent visibility
+    compare the encoder's part only (LeWM and DINO-WM feed proprioception the same way)."""
 
     def __post_init__(self) -> None:
         _check(
@@ -250,6 +256,13 @@ class ModelConfig:
             "model.pred_dropout",
             self.pred_dropout,
             "a value in [0, 1)",
+        )
+        _check(
+            isinstance(self.proprio, bool)
+            and not (self.proprio and (self.latent != "vector" or self.encoder == "mlp")),
+            "model.proprio",
+            self.proprio,
+            "true or false; true needs a pixel encoder and model.latent=vector",
         )
         _check(
             self.latent == "vector" or (self.latent == "tokens" and self.encoder == "conv"),

@@ -83,6 +83,8 @@ class ModelShape:
     obs_shape: tuple[int, ...]
     action_dim: int
     history: int
+    proprio_dim: int = 0
+    """Width of the proprio reading fed beside each frame (``model.proprio``; 0: none)."""
 
 
 @dataclass
@@ -105,7 +107,12 @@ class Run:
         try:
             cfg = Config.from_dict(raw["config"])
             s = raw["spec"]
-            shape = ModelShape(tuple(s["obs_shape"]), int(s["action_dim"]), int(s["history"]))
+            shape = ModelShape(
+                tuple(s["obs_shape"]),
+                int(s["action_dim"]),
+                int(s["history"]),
+                int(s.get("proprio_dim", 0)),
+            )
             data = DataSpec.from_dict(raw.get("data") or {"path": "", "world": None})
         except (KeyError, TypeError, ConfigError) as e:
             raise CheckpointError(f"{path} is not a physjepa run config ({e})") from None
@@ -119,7 +126,7 @@ class Run:
 
         s = self.shape
         model = build_world_model(
-            self.config.model, ModelSpec(s.obs_shape, s.action_dim, s.history)
+            self.config.model, ModelSpec(s.obs_shape, s.action_dim, s.history, s.proprio_dim)
         )
         self.step = load_weights(model, self.dir)
         return model.to(device).eval()

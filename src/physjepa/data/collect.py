@@ -35,12 +35,14 @@ def run_episode(
     rng = np.random.default_rng(int(policy_seed))
     obs, _ = world.reset(seed=int(reset_seed))
     act_fn = POLICIES[policy]
-    pixels, actions, states, sensors = [], [], [], []
+    pixels, actions, states, sensors, proprio = [], [], [], [], []
     for t in range(steps):
         pixels.append(obs)
         states.append(world.state_vector())
         if world.sensor_names:
             sensors.append(world.sensors())
+        if world.proprio_keys:
+            proprio.append(world.proprio())
         a = np.asarray(act_fn(world, rng), np.float32)
         actions.append(a)
         if getattr(world, "done", False):  # a Gymnasium env that has ended: its last frame
@@ -50,6 +52,8 @@ def run_episode(
     out = {"pixels": np.stack(pixels), "action": np.stack(actions), "state": np.stack(states)}
     if sensors:
         out["sensors"] = np.stack(sensors)
+    if proprio:
+        out["proprio"] = np.stack(proprio)
     return out
 
 
@@ -100,6 +104,11 @@ def collect(
         attrs["provenance_json"] = json.dumps(probe.provenance())
     if probe.sensor_names:
         attrs["sensor_names_json"] = json.dumps(list(probe.sensor_names))
+    if probe.proprio_keys:
+        spec = dict(probe.state_spec())
+        attrs["proprio_names_json"] = json.dumps(
+            [f"{k}_{i}" for k in probe.proprio_keys for i in range(int(np.prod(spec[k])))]
+        )
     seeds = np.random.SeedSequence(seed).spawn(episodes)
     chunk = max(1, min(16, episodes // (4 * workers) or 1))
     jobs = [

@@ -44,6 +44,8 @@ class WindowDataset:
     open until ``close()`` or the end of a ``with`` block; it does not need ``file`` to stay
     open. Either kind refuses ``get`` after ``close()``.
 
+    ``proprio``: also return the file's ``proprio`` column (float32) for models that take it.
+
     ``starts`` (W,) int64 is the file row of every window's first observation, in the order
     of ``episodes``. It is the one table that grows with the data: 8 bytes a window, about
     8 MB per million frames.
@@ -57,6 +59,7 @@ class WindowDataset:
         frameskip: int = 1,
         obs_key: str = "pixels",
         max_memory_mb: float | None = None,
+        proprio: bool = False,
     ):
         if not file.has(obs_key):
             raise DataError(
@@ -94,6 +97,14 @@ class WindowDataset:
         if "state" in cols and obs_key != "state":
             self._column["state"] = "state"
         self._state_is_obs = obs_key == "state"
+        if proprio:
+            if "proprio" not in cols:
+                raise DataError(
+                    f"{file.path} has no 'proprio' column, which model.proprio=true feeds the "
+                    "model; collect the data again with this version (worlds with an agent "
+                    "write it) or set model.proprio=false"
+                )
+            self._column["proprio"] = "proprio"
         obs_shape, obs_dtype = cols[obs_key]
         self.obs_shape: tuple[int, ...] = tuple(obs_shape[1:])
         self.obs_dtype = torch.uint8 if obs_dtype == "uint8" else torch.float32
@@ -161,6 +172,8 @@ class WindowDataset:
             "obs": cols["obs"],
             "action": cols["action"].reshape(b, self.window, self.action_dim),
         }
+        if "proprio" in cols:
+            out["proprio"] = cols["proprio"]
         if "state" in cols:
             out["state"] = cols["state"]
         elif self._state_is_obs:

@@ -141,8 +141,9 @@ def evaluate_planning(
     recorded: list[dict[str, Any]] = []
     policies = {}
     if model is not None:  # None: the baselines alone (a planner budget checked on the oracle)
+        reads = world.proprio if model.spec.proprio_dim else None  # the agent's own reading
         policies["model"] = lambda e: WorldModelPolicy(
-            model, make_planner(), frameskip, horizon, execute, objective, seed=seed
+            model, make_planner(), frameskip, horizon, execute, objective, seed=seed, proprio=reads
         )
     # the simulator gives no gradient: a gradient planner's oracle samples with CEM instead
     oracle_planner = planner if planner != "gd" else "cem"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from physjepa.data.episodes import EpisodeFile
+from physjepa.data.episodes import DataError, EpisodeFile
 from physjepa.errors import UserError
 from physjepa.models.world_model import WorldModel
 
@@ -56,8 +56,22 @@ def encode_episodes(
         if len(rows) == 0:
             continue
         x = torch.from_numpy(obs)
+        p = None
+        if model.spec.proprio_dim:  # the run reads proprioception beside every frame
+            if "proprio" not in ep:
+                raise DataError(
+                    f"{file.path} has no 'proprio' column, which this run (model.proprio=true) "
+                    "reads beside every frame; use the run's own data or collect it again"
+                )
+            p = torch.from_numpy(ep["proprio"][rows].astype(np.float32))
         z = torch.cat(
-            [model.encode(x[i : i + batch][None].to(device))[0] for i in range(0, len(x), batch)]
+            [
+                model.encode(
+                    x[i : i + batch][None].to(device),
+                    None if p is None else p[i : i + batch][None].to(device),
+                )[0]
+                for i in range(0, len(x), batch)
+            ]
         )  # (L, D)
         state = ep["state"][rows] if "state" in ep else None
         out.append(EncodedEpisode(z.cpu(), torch.from_numpy(act.astype(np.float32)), state, obs))

@@ -103,7 +103,7 @@ def compute_loss(
         return t.float() if amp_dtype is not None else t
 
     with amp:
-        z = model.encode(obs)  # (b, T, D)
+        z = model.encode(obs, batch.get("proprio"))  # (b, T, D)
         pred = model.predict_all(z[:, :h], act[:, :h])  # (b, h, D): predictions of frames 1..h
         loss_pred = prediction_loss(f32(pred), f32(z[:, 1 : h + 1]))
         loss_roll = torch.zeros((), device=z.device)
@@ -115,7 +115,7 @@ def compute_loss(
                 outs.append(nxt)
                 ctx = torch.cat([ctx[:, 1:], nxt[:, None]], dim=1)
             loss_roll = prediction_loss(f32(torch.stack(outs, dim=1)), f32(z[:, h + 1 : h + r]))
-    zf = f32(z)
+    zf = f32(model.cost_part(z))  # the encoder's part: appended proprio is data, not learned
     zs = zf if gather is None else gather(zf)
     sig = sigreg_over_time(zs, directions, cfg.loss.sigreg_knots)  # (B,T,D)
     loss = loss_pred + cfg.loss.rollout_weight * loss_roll + cfg.loss.sigreg_weight * sig

@@ -92,11 +92,19 @@ class Predictor(nn.Module):
         heads: int = 4,
         mlp_ratio: int = 4,
         dropout: float = 0.1,
+        in_dim: int | None = None,
     ):
         super().__init__()
         self.max_len = max_len
         self.pos = nn.Parameter(torch.randn(1, max_len, dim) * 0.02)
         _add_layers(self, dim, action_dim, depth, heads, mlp_ratio, dropout)
+        # a latent wider than the blocks (the frame's embedding with proprioception appended)
+        # enters through a linear map and leaves through a wider output; created last, so a
+        # model without it starts from the same weights as before
+        self.inp: nn.Module = nn.Identity()
+        if in_dim is not None and in_dim != dim:
+            self.inp = nn.Linear(in_dim, dim)
+            self.out = nn.Linear(dim, in_dim)
         for m in (self.ada_out, self.out):
             nn.init.zeros_(m.weight)
             nn.init.zeros_(m.bias)
@@ -109,7 +117,7 @@ class Predictor(nn.Module):
 
     def states(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """The last block's output, the residual stream the prediction is read from:
-        z (B, T, D), a (B, T, A) -> (B, T, D); position t has seen frames <= t only."""
+        z (B, T, D), a (B, T, A) -> (B, T, dim); position t has seen frames <= t only."""
         return self._last_layer(z, a)[0]
 
     def _last_layer(self, z: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -117,7 +125,7 @@ class Predictor(nn.Module):
         if t > self.max_len:
             raise ValueError(f"predictor context {t} exceeds its maximum {self.max_len}")
         c = F.silu(self.action_mlp(a))  # (B, T, D)
-        x = z + self.pos[:, :t] + self.action_in(a)
+        x = self.inp(z) + self.pos[:, :t] + self.action_in(a)
         for blk in self.blocks:
             x = blk(x, c)
         return x, c  # (B, T, D) each
@@ -137,7 +145,7 @@ class Predictor(nn.Module):
         if t > self.max_len:
             raise ValueError(f"predictor context {t} exceeds its maximum {self.max_len}")
         a_in, *mods, out_mod = cond
-        x = z + self.pos[:, :t] + a_in
+        x = self.inp(z) + self.pos[:, :t] + a_in
         for i, blk in enumerate(self.blocks):
             x = blk.modulated(x, mods[i], last_only=i == len(self.blocks) - 1)
         shift, scale = out_mod[:, -1:].chunk(2, dim=-1)

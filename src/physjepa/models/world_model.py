@@ -8,7 +8,11 @@ Contract (DESIGN.md):
 - ``context_states(z (B, T, D), a (B, T, A)) -> (B, T, F)``: the predictor's state at each
   frame (what the hidden-param probes read, :mod:`physjepa.metrics.params`)
 
-``A`` is the action *block* size (frameskip x raw action size). With a token latent
+``A`` is the action *block* size (frameskip x raw action size). With proprioception
+(``model.proprio``, ``spec.proprio_dim`` = P > 0) ``encode(obs, proprio (B, T, P))`` appends
+the standardised proprio to the encoder's embedding, so ``D = dim + P`` and the predictor
+predicts both; ``encode_pixels`` and ``cost_part`` give the encoder's part alone (what a
+planning cost compares with a goal frame). With a token latent
 (``model.latent='tokens'``) ``D`` is ``tokens x dim``, the frame's patch tokens concatenated,
 so a squared L2 over ``D`` is the sum over tokens and every user of ``z`` works unchanged.
 """
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from physjepa.errors import UserError
 from physjepa.models.encoders import ConvTokenEncoder, Projector, TokenProjector, build_encoder
 from physjepa.models.predictor import Predictor, TokenPredictor
 
@@ -31,6 +36,8 @@ class ModelSpec:
     obs_shape: tuple[int, ...]
     action_dim: int
     history: int
+    proprio_dim: int = 0
+    """Width of the proprio vector appended to each frame's embedding (0: none)."""
 
 
 class WorldModel(nn.Module):
@@ -48,21 +55,56 @@ class WorldModel(nn.Module):
             predictor,
             spec,
         )
+        if spec.proprio_dim:  # the training data's moments, set before training, saved
+            self.register_buffer("proprio_mean", torch.zeros(spec.proprio_dim))
+            self.register_buffer("proprio_std", torch.ones(spec.proprio_dim))
 
     @property
     def history(self) -> int:
         return self.spec.history
 
-    def encode(self, obs: torch.Tensor) -> torch.Tensor:
-        """obs (B, T, *obs_shape) -> z (B, T, D)."""
+    def set_proprio_normalization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Standardise the proprio channels with the training data's moments (a constant
+        channel keeps std 1)."""
+        self.proprio_mean.copy_(mean)
+        self.proprio_std.copy_(torch.where(std > 1e-6, std, torch.ones_like(std)))
+
+    def encode_pixels(self, obs: torch.Tensor) -> torch.Tensor:
+        """The encoder's part of the latent: obs (B, T, *obs_shape) -> (B, T, dim)."""
         b, t = obs.shape[:2]
         if tuple(obs.shape[2:]) != tuple(self.spec.obs_shape):
             raise ValueError(
                 f"observations have shape {tuple(obs.shape[2:])}, "
                 f"the model expects {tuple(self.spec.obs_shape)}"
             )
-        z = self.projector(self.encoder(obs.reshape(b * t, *obs.shape[2:])))  # (B*T, D)
+        z = self.projector(self.encoder(obs.reshape(b * t, *obs.shape[2:])))  # (B*T, dim)
         return z.view(b, t, -1)
+
+    def encode(self, obs: torch.Tensor, proprio: torch.Tensor | None = None) -> torch.Tensor:
+        """obs (B, T, *obs_shape) [, proprio (B, T, P)] -> z (B, T, D)."""
+        z = self.encode_pixels(obs)
+        p = self.spec.proprio_dim
+        if not p:
+            return z
+        if proprio is None:
+            raise UserError(
+                "this run was trained with model.proprio=true: give the proprio reading of "
+                "every frame beside it (this command does not read proprioception; retrain "
+                "without model.proprio to use it)"
+            )
+        if tuple(proprio.shape) != (*z.shape[:2], p):
+            raise UserError(
+                f"proprio has shape {tuple(proprio.shape)}, the model expects "
+                f"{(*z.shape[:2], p)} (one reading of {p} values per frame)"
+            )
+        x = (proprio.to(z) - self.proprio_mean.to(z)) / self.proprio_std.to(z)
+        return torch.cat([z, x], dim=-1)
+
+    def cost_part(self, z: torch.Tensor) -> torch.Tensor:
+        """The encoder's part of a latent (..., D) -> (..., dim): what the camera sees, which
+        a planning cost compares with a goal frame's ``encode_pixels``."""
+        p = self.spec.proprio_dim
+        return z[..., : z.shape[-1] - p] if p else z
 
     def predict_all(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """Teacher-forced: z (B, T, D), a (B, T, A) -> prediction of z[:, t+1] at every t
@@ -132,6 +174,8 @@ class WorldModel(nn.Module):
 def build_world_model(model_cfg, spec: ModelSpec) -> WorldModel:
     """A fresh model from a :class:`physjepa.config.ModelConfig` and a :class:`ModelSpec`."""
     c = model_cfg
+    if spec.proprio_dim and c.latent != "vector":
+        raise ValueError("proprioception needs model.latent='vector'")
     if c.latent == "tokens":
         if len(spec.obs_shape) != 3 or spec.obs_shape[0] != spec.obs_shape[1]:
             raise ValueError(
@@ -173,5 +217,6 @@ def build_world_model(model_cfg, spec: ModelSpec) -> WorldModel:
         c.pred_heads,
         c.pred_mlp_ratio,
         c.pred_dropout,
+        in_dim=c.dim + spec.proprio_dim,
     )
     return WorldModel(enc, Projector(c.dim, c.projector_hidden), pred, spec)

@@ -51,14 +51,17 @@ def latent_cost(
     """Cost of action blocks under ``model``.
 
     z_hist (H, D) latents of the last H frames (oldest first); past_actions (H-1, A) the blocks
-    applied between them; z_goal (D,) the goal frame's latent. Differentiable (gradient
-    planners use it); sampling planners call it under ``torch.no_grad``.
+    applied between them; z_goal the goal frame's latent, (D,) or, for a model that reads
+    proprioception, its encoder part ``encode_pixels`` (dim,): the distance is taken over
+    ``model.cost_part`` (the goal frame shows the scene; where the agent's body should be is
+    not the task). Differentiable (gradient planners use it); sampling planners call it under
+    ``torch.no_grad``.
     """
     _check_objective(objective)
 
     def cost(actions: torch.Tensor) -> torch.Tensor:
         z = model.rollout(z_hist[None], actions[None], past_actions[None])[0]  # (S, T, D)
-        dist = (z - z_goal).pow(2).sum(dim=-1)  # (S, T)
+        dist = (model.cost_part(z) - z_goal).pow(2).sum(dim=-1)  # (S, T)
         return _reduce(dist, actions, objective, action_weight)
 
     return cost

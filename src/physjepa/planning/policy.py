@@ -9,12 +9,17 @@
 was trained) and returns one raw action. Every ``frameskip`` raw steps it encodes the frame
 into its latent history (the last ``history`` latents and the action blocks between them);
 when its plan is used up it re-plans with the latent cost from that history to the goal.
+
+A model trained with ``model.proprio`` also needs the robot's own reading at each of those
+frames: pass ``proprio``, a function that returns it now (``world.proprio`` for a built-in
+world, the joint encoders on a robot).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -36,8 +41,15 @@ class WorldModelPolicy(BlockPolicy):
         objective: str = "sum",
         action_weight: float = 0.0,
         seed: int = 0,
+        proprio: Callable[[], np.ndarray] | None = None,
     ):
         block = model.spec.action_dim
+        if model.spec.proprio_dim and proprio is None:
+            raise PlannerError(
+                "this run reads proprioception beside every frame (model.proprio=true); pass "
+                "proprio=, a function that returns the robot's reading now"
+            )
+        self.proprio = proprio
         if not isinstance(frameskip, int) or frameskip < 1 or block % frameskip:
             raise PlannerError(
                 f"frameskip={frameskip!r} does not divide the model's action block of {block}"
@@ -64,8 +76,9 @@ class WorldModelPolicy(BlockPolicy):
         self._z_goal: torch.Tensor | None = None
 
     @torch.no_grad()
-    def encode(self, obs: np.ndarray) -> torch.Tensor:
-        """One frame (H, W, 3) uint8 -> its latent (D,)."""
+    def encode(self, obs: np.ndarray, goal: bool = False) -> torch.Tensor:
+        """One frame (H, W, 3) uint8 -> its latent (D,), with the proprio reading of now when
+        the model takes one; a goal frame (``goal``) -> the encoder's part alone (dim,)."""
         shape = tuple(self.model.spec.obs_shape)
         if tuple(np.shape(obs)) != shape:
             raise PlannerError(
@@ -73,7 +86,10 @@ class WorldModelPolicy(BlockPolicy):
                 f"was trained on {shape}; render the world at the training image size"
             )
         x = torch.as_tensor(np.array(obs), device=self.device)[None, None]  # a writable copy
-        return self.model.encode(x)[0, 0]
+        if goal or self.proprio is None:
+            return self.model.encode_pixels(x)[0, 0] if goal else self.model.encode(x)[0, 0]
+        p = torch.as_tensor(np.asarray(self.proprio(), np.float32), device=self.device)
+        return self.model.encode(x, p.reshape(1, 1, -1))[0, 0]
 
     def observe(self, obs: np.ndarray) -> None:
         # the maxlens keep the two aligned: _blocks[i] was applied after _z[i]
@@ -85,7 +101,7 @@ class WorldModelPolicy(BlockPolicy):
     def cost_now(self, obs: np.ndarray, goal_obs: np.ndarray) -> CostFn:
         key = hashlib.blake2b(np.ascontiguousarray(goal_obs).tobytes(), digest_size=16).digest()
         if key != self._goal_key:
-            self._z_goal, self._goal_key = self.encode(goal_obs), key
+            self._z_goal, self._goal_key = self.encode(goal_obs, goal=True), key
         z_hist = torch.stack(list(self._z))  # (h, D)
         past = (
             torch.stack(list(self._blocks))

@@ -278,7 +278,8 @@ def run_voe(
             f"the run's training data {data_path} is missing; the baselines and probes train on "
             "it: restore it or collect it again with the same command"
         )
-    spec = ModelSpec(run.shape.obs_shape, run.shape.action_dim, run.shape.history)
+    shp = run.shape
+    spec = ModelSpec(shp.obs_shape, shp.action_dim, shp.history, shp.proprio_dim)
     if pairs_file is None:
         pairs_file = _pairs_path(run_dir, params, pairs, steps, seed, spec.obs_shape[0], log)
     fs = cfg.data.frameskip

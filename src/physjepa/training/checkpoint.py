@@ -45,6 +45,7 @@ def save_config(run_dir: Path, cfg: Config, spec: ModelSpec, extra: dict[str, An
             "obs_shape": list(spec.obs_shape),
             "action_dim": spec.action_dim,
             "history": spec.history,
+            **({"proprio_dim": spec.proprio_dim} if spec.proprio_dim else {}),
         },
         **extra,
     }

@@ -112,7 +112,7 @@ def validation_loss(
     losses = []
     for _ in range(batches):
         b = {k: v.to(device) for k, v in data.sample(cfg.train.batch_size, g).items()}
-        z = model.encode(b["obs"])
+        z = model.encode(b["obs"], b.get("proprio"))
         losses.append(
             prediction_loss(model.predict_all(z[:, :h], b["action"][:, :h]), z[:, 1 : h + 1]).item()
         )
@@ -257,14 +257,25 @@ def _train(
             data_info["obs_names"] = file.channel_names(obs_key)
             mean, std = column_moments(file, obs_key, train_eps)
             data_info["obs_mean"], data_info["obs_std"] = mean.tolist(), std.tolist()
+        proprio = cfg.model.proprio
+        if proprio:
+            if not file.has("proprio"):
+                raise TrainError(
+                    f"model.proprio=true, but {file.path} has no 'proprio' column; collect the "
+                    "data again with this version (worlds with an agent write it) or set "
+                    "model.proprio=false"
+                )
+            data_info["proprio_names"] = file.channel_names("proprio")
+            mean, std = column_moments(file, "proprio", train_eps)
+            data_info["proprio_mean"], data_info["proprio_std"] = mean.tolist(), std.tolist()
         budget = cfg.data.max_memory_mb
         train_data = WindowDataset(
-            file, train_eps, cfg.data.window, cfg.data.frameskip, obs_key, max_memory_mb=budget
+            file, train_eps, cfg.data.window, cfg.data.frameskip, obs_key, budget, proprio
         )
         left = budget if train_data.streaming else max(0.0, budget - train_data.nbytes / 2**20)
         try:
             val_data = WindowDataset(
-                file, val_eps, cfg.data.window, cfg.data.frameskip, obs_key, max_memory_mb=left
+                file, val_eps, cfg.data.window, cfg.data.frameskip, obs_key, left, proprio
             )
         except BaseException:
             train_data.close()
@@ -301,13 +312,22 @@ def _fit(
     val_data: WindowDataset,
     data_info: dict,
 ) -> Path:
-    spec = ModelSpec(tuple(train_data.obs_shape), train_data.action_dim, cfg.data.history)
+    spec = ModelSpec(
+        tuple(train_data.obs_shape),
+        train_data.action_dim,
+        cfg.data.history,
+        len(data_info.get("proprio_mean", ())),
+    )
 
     # -- model and optimizer ---------------------------------------------------------------
     model = build_world_model(cfg.model, spec)
     if "obs_mean" in data_info:
         model.encoder.set_normalization(
             torch.tensor(data_info["obs_mean"]), torch.tensor(data_info["obs_std"])
+        )
+    if spec.proprio_dim:
+        model.set_proprio_normalization(
+            torch.tensor(data_info["proprio_mean"]), torch.tensor(data_info["proprio_std"])
         )
     if rank.enabled:
         model = ddp.convert_batchnorm(model)

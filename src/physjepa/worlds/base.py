@@ -107,10 +107,21 @@ class World(gym.Env):
 
     #: Names of the channels ``sensors()`` returns; empty for a world without instruments.
     sensor_names: ClassVar[tuple[str, ...]] = ()
+    #: Keys of ``state()`` that the agent senses of its own body (an effector's position and
+    #: velocity, joint angles): ``proprio()`` concatenates them. Empty: no proprioception.
+    proprio_keys: ClassVar[tuple[str, ...]] = ()
 
     def sensors(self) -> np.ndarray:
         """One float32 reading per channel of ``sensor_names``: what instruments would record."""
         raise WorldError(f"world {self.name!r} has no sensors")
+
+    def proprio(self) -> np.ndarray:
+        """The agent's own body as a robot's encoders read it: ``state()[k]`` for k in
+        ``proprio_keys``, flattened and concatenated, float32."""
+        if not self.proprio_keys:
+            raise WorldError(f"world {self.name!r} has no proprioception (no agent body)")
+        s = self.state()
+        return np.concatenate([np.asarray(s[k], np.float32).reshape(-1) for k in self.proprio_keys])
 
     def provenance(self) -> dict[str, Any]:
         """How the frames were made beyond the params (a GL backend...), for the data file."""

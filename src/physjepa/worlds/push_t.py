@@ -57,6 +57,7 @@ class PushT(World):
     """Push a T-shaped block with a round pusher; the task is to bring it to a target pose."""
 
     name = "push-t"
+    proprio_keys = ("agent_pos", "agent_vel")
     has_task = True
     default_episode_steps = 100
     default_params = {

@@ -46,6 +46,7 @@ class Reacher(World):
     """A torque-driven two-link arm; the task is to reach a fingertip position."""
 
     name = "reacher"
+    proprio_keys = ("joint_angle", "joint_vel")
     has_task = True
     default_episode_steps = 100
     default_params = {

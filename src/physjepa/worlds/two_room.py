@@ -44,6 +44,7 @@ class TwoRoom(World):
     """Navigate a disc between two rooms joined by a door; the task is to reach a goal."""
 
     name = "two-room"
+    proprio_keys = ("agent_pos", "agent_vel")
     has_task = True
     policy_params = ("script_noise",)
     default_episode_steps = 100
