@@ -4,7 +4,8 @@
     python benchmarks/planning.py --world push-t          # one world; merged into planning.json
     python benchmarks/planning.py --smoke --out-dir /tmp/p  # tiny sizes, same code path
 
-For each world: collect 300 episodes x 100 steps with the noisy scripted policy (seed 0),
+For each world: collect 300 episodes x 100 steps with the noisy scripted policy (seed 0;
+push-t 2400, ``WORLD_EPISODES``),
 train the laptop preset with frameskip 5 for each training seed, then plan the first 50
 manifest episodes (planner seed 0) at two budgets:
 
@@ -83,8 +84,20 @@ WORLD_OVERRIDES: dict[str, list[str]] = {
     # push-t too, with reacher's temporal weight: on the seed-1 validation manifest (30
     # episodes, 300 training episodes, seed 0) 0.10 against conv's 0.00, and the block
     # seen (visibility 15.6 / 1.78 for its position / angle, conv 0.16 / 0.06).
-    "push-t": ["loss.sigreg_weight=0.1", "loss.temporal_weight=10.0", "model.encoder=keypoints"],
+    # Since 2026-12-07 push-t's model also reads the pusher's position and velocity beside
+    # the pixels (model.proprio) and trains on 2400 episodes: on the same validation manifest
+    # 0.133 (final distance 114) against 0.100 (155) without both, 0.100 (127) with proprio
+    # on 300 episodes; the block's predicted moves follow the true ones at 0.56 / 0.54 (x / y)
+    # against 0.27 / 0.12 (docs/issue15-variants.md).
+    "push-t": [
+        "loss.sigreg_weight=0.1",
+        "loss.temporal_weight=10.0",
+        "model.encoder=keypoints",
+        "model.proprio=true",
+    ],
 }
+#: Per-world episode counts where they differ from ``Sizes.episodes`` (full protocol only).
+WORLD_EPISODES = {"push-t": 2400}
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,7 @@ class Sizes:
     """How much of everything: the full protocol, or a smoke run of the same code path."""
 
     episodes: int = 300
+    world_episodes: dict = field(default_factory=lambda: dict(WORLD_EPISODES))
     steps: int = 100
     preset: str = "laptop"
     overrides: tuple[str, ...] = ()
@@ -109,6 +123,7 @@ SMOKE = Sizes(
     episodes=6,
     steps=30,
     preset="debug",
+    world_episodes={},
     overrides=("train.steps=10", "train.device=cpu"),
     plan_episodes=2,
     quality={"samples": 8, "iterations": 2, "elites": 2},
@@ -121,17 +136,21 @@ SMOKE = Sizes(
 VALIDATION_SEED = 1
 
 
+def n_episodes(world: str, sizes: Sizes) -> int:
+    return sizes.world_episodes.get(world, sizes.episodes)
+
+
 def data_file(world: str, work: Path, sizes: Sizes) -> Path:
-    path = work / f"{world}.h5"
+    path, n = work / f"{world}.h5", n_episodes(world, sizes)
     if path.exists():
         with EpisodeFile(path) as f:
             # a world with a body writes its proprio column since 2026-12-07
             body = bool(make(world).proprio_keys) <= f.has("proprio")
-            if f.n_episodes == sizes.episodes and f.attrs().get("policy") == POLICY and body:
+            if f.n_episodes == n and f.attrs().get("policy") == POLICY and body:
                 return path
         raise SystemExit(f"{path} is not this benchmark's data (or an older version's); delete it")
-    print(f"collecting {sizes.episodes} {POLICY} episodes of {world}", flush=True)
-    return collect(world, path, sizes.episodes, sizes.steps, policy=POLICY, seed=0, workers=2)
+    print(f"collecting {n} {POLICY} episodes of {world}", flush=True)
+    return collect(world, path, n, sizes.steps, policy=POLICY, seed=0, workers=2)
 
 
 def run_overrides(world: str, seed: int, sizes: Sizes, extra: list[str]) -> list[str]:
@@ -302,7 +321,7 @@ def protocol(world: str, seed: int, quality: bool, sizes: Sizes, extra: list[str
         "world": world,
         "seed": seed,
         "overrides": run_overrides(world, seed, sizes, extra),
-        "data": {"episodes": sizes.episodes, "steps": sizes.steps, "policy": POLICY},
+        "data": {"episodes": n_episodes(world, sizes), "steps": sizes.steps, "policy": POLICY},
         "plan": {"episodes": sizes.plan_episodes, "planner": PLANNER, "horizon": HORIZON},
         "manifest_sha256": load_manifest(world)["sha256"],
         "quality": sizes.quality if quality else None,
@@ -511,7 +530,8 @@ def main() -> None:
     if not set(quality_seeds) <= set(seeds):
         raise SystemExit(f"--quality-seeds {a.quality_seeds} must be among --seeds {a.seeds}")
     notes = (
-        f"Per world: {sizes.episodes} '{POLICY}'-policy episodes x {sizes.steps} steps (seed 0); "
+        f"Per world: {sizes.episodes} '{POLICY}'-policy episodes x {sizes.steps} steps (seed 0; "
+        f"per-world counts {sizes.world_episodes}); "
         f"{sizes.preset} preset, data.frameskip={FRAMESKIP} {' '.join(sizes.overrides)} "
         f"{' '.join(a.override)}, per-world overrides {WORLD_OVERRIDES}; training seeds "
         f"{a.seeds}; {sizes.plan_episodes} manifest episodes each, planner '{PLANNER}', "
