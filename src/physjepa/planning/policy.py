@@ -86,10 +86,13 @@ class WorldModelPolicy(BlockPolicy):
                 f"was trained on {shape}; render the world at the training image size"
             )
         x = torch.as_tensor(np.array(obs), device=self.device)[None, None]  # a writable copy
-        if goal or self.proprio is None:
-            return self.model.encode_pixels(x)[0, 0] if goal else self.model.encode(x)[0, 0]
-        p = torch.as_tensor(np.asarray(self.proprio(), np.float32), device=self.device)
-        return self.model.encode(x, p.reshape(1, 1, -1))[0, 0]
+        if goal:
+            return self.model.encode_pixels(x)[0, 0]
+        p = None
+        if self.proprio is not None:
+            p = torch.as_tensor(np.asarray(self.proprio(), np.float32), device=self.device)
+            p = p.reshape(1, 1, -1)
+        return self.model.encode(x, p)[0, 0]
 
     def observe(self, obs: np.ndarray) -> None:
         # the maxlens keep the two aligned: _blocks[i] was applied after _z[i]
