@@ -169,6 +169,11 @@ class ModelConfig:
     keypoints: int = 32
     """Keypoint maps of the 'keypoints' encoder (each gives an expected x, y); its conv
     stages are the first two ``conv_widths``, at a quarter of the image's resolution."""
+    keypoint_convs: int = 1
+    """3x3 conv stages of the 'keypoints' encoder at a quarter of the image's resolution
+    (each of the second ``conv_widths`` channels). Each stage widens what one keypoint map
+    sees by 8 pixels: 1 -> 12, 3 -> 28. An object's orientation needs maps that see its
+    parts (push-t's T is about 15 pixels wide at 64x64)."""
     proprio: bool = False
     """Feed the data's ``proprio`` column (the agent's own position, velocity or joint
     angles, as a robot's encoders read them) beside each frame: its standardised values are
@@ -188,6 +193,12 @@ class ModelConfig:
             "model.keypoints",
             self.keypoints,
             "an integer in [1, 256]",
+        )
+        _check(
+            _is_int(self.keypoint_convs) and 1 <= self.keypoint_convs <= 8,
+            "model.keypoint_convs",
+            self.keypoint_convs,
+            "an integer in [1, 8]",
         )
         _check(
             _is_int(self.dim) and 4 <= self.dim <= 4096,

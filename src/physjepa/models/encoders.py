@@ -92,10 +92,10 @@ class ConvTokenEncoder(nn.Module):
 class KeypointEncoder(nn.Module):
     """Spatial-softmax keypoints (Levine et al. 2016): where things are, not how big they look.
 
-    The conv encoder's 4x4 patchify stem and stride-1 conv stages keep an ``image_size / 4``
-    feature map; a 1x1 conv gives ``keypoints`` maps, and a softmax over each map's pixels (a
-    learned temperature) turns it into the expected (x, y) of what that map responds to, in
-    [-1, 1]. An MLP maps the
+    The conv encoder's 4x4 patchify stem and stride-1 3x3 conv stages (``widths[1:]``, then
+    ``convs - 1`` more) keep an ``image_size / 4`` feature map; a 1x1 conv gives ``keypoints``
+    maps, and a softmax over each map's pixels (a learned temperature) turns it into the
+    expected (x, y) of what that map responds to, in [-1, 1]. An MLP maps the
     ``2 * keypoints`` coordinates to ``dim``. A blob drawn bigger or smaller activates more or
     fewer pixels around the same centre, so its keypoint stays put: the features that reach
     the predictor carry positions, not drawn sizes (the size gap of the VoE suite's OOD split).
@@ -108,6 +108,7 @@ class KeypointEncoder(nn.Module):
         widths: tuple[int, ...] = (16, 32),
         keypoints: int = 32,
         hidden: int = 256,
+        convs: int = 1,
     ):
         super().__init__()
         if image_size % 4 != 0:
@@ -117,9 +118,11 @@ class KeypointEncoder(nn.Module):
             nn.BatchNorm2d(widths[0]),
             nn.GELU(),
         ]
-        for cin, cout in zip(widths[:-1], widths[1:]):
+        # the widths' stages, then ``convs - 1`` more of the last width (convs=1: as before)
+        chans = list(widths) + [widths[-1]] * (convs - 1)
+        for cin, cout in zip(chans[:-1], chans[1:]):
             layers += [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.GELU()]
-        layers.append(nn.Conv2d(widths[-1], keypoints, 1))
+        layers.append(nn.Conv2d(chans[-1], keypoints, 1))
         self.net = nn.Sequential(*layers)
         side = image_size // 4
         grid = (torch.arange(side, dtype=torch.float32) + 0.5) / side * 2 - 1  # cell centres
@@ -234,7 +237,11 @@ def build_encoder(kind: str, obs_shape: tuple[int, ...], dim: int, **kw) -> nn.M
             return ConvEncoder(obs_shape[0], dim, kw.get("conv_widths", (16, 32, 64)))
         if kind == "keypoints":
             return KeypointEncoder(
-                obs_shape[0], dim, kw.get("conv_widths", (16, 32))[:2], kw.get("keypoints", 32)
+                obs_shape[0],
+                dim,
+                kw.get("conv_widths", (16, 32))[:2],
+                kw.get("keypoints", 32),
+                convs=kw.get("keypoint_convs", 1),
             )
         return ViTEncoder(
             obs_shape[0],

@@ -208,6 +208,7 @@ def build_world_model(model_cfg, spec: ModelSpec) -> WorldModel:
         vit_heads=c.vit_heads,
         mlp_hidden=c.mlp_hidden,
         keypoints=c.keypoints,
+        keypoint_convs=c.keypoint_convs,
     )
     pred = Predictor(
         c.dim,
