@@ -5,7 +5,10 @@ Encodes every frame of the run's training episodes once (the last val_fraction h
 then trains only the predictor on windows of history + rollout model steps (any start frame,
 the run's frameskip) with the run's teacher-forced + rollout loss, cosine learning rate from
 LR (default the run's). Writes NEW, a copy of RUN with the new predictor, and prints the
-held-out teacher-forced and rollout losses before and after."""
+held-out teacher-forced and rollout losses before and after.
+
+``REINIT=S``: start from a fresh predictor (the run's config, seed S) instead of the run's
+own, for an ensemble of predictors trained apart on one encoder (docs/issue16)."""
 
 import math
 import os
@@ -19,6 +22,7 @@ import torch
 from physjepa.data.episodes import EpisodeFile, split_episodes
 from physjepa.metrics.rollout import encode_episodes
 from physjepa.models.losses import prediction_loss
+from physjepa.models.world_model import build_world_model
 from physjepa.training.checkpoint import load_run, save_weights
 
 run, data, steps, new = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
@@ -32,6 +36,9 @@ with EpisodeFile(data) as f:
     tr, va = split_episodes(f.n_episodes, cfg.data.val_fraction)
     enc = {k: encode_episodes(model, f, ids, 1, "pixels") for k, ids in (("tr", tr), ("va", va))}
 print(f"encoded in {time.perf_counter() - t0:.0f} s", flush=True)
+if "REINIT" in os.environ:  # a fresh predictor of the run's architecture, seeded
+    torch.manual_seed(int(os.environ["REINIT"]))
+    model.predictor = build_world_model(cfg.model, model.spec).predictor
 
 
 def stack(eps):

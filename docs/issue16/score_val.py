@@ -25,6 +25,16 @@ full training ranges, and in them:
     PAIRS=benchmarks/work/voe-shift/shift_pairs.h5 \
         python docs/issue16/score_val.py benchmarks/work/voe-shift id ood
 
+With ``MC=K`` (added 2026-12-07, stop 35) it also scores the error divided by the model's own
+uncertainty: the spread (mean variance over the latent's dimensions) of K predictions with
+the predictor's dropout left on (Monte-Carlo dropout, Gal & Ghahramani 2016; the encoder
+stays in eval mode), alone (``mc``) and added to the actual move (``actual+mc``), each to the
+powers above. A ball drawn at a size the model never saw should make its predictions
+disagree, where a violation of a familiar motion should not. With ``ENSEMBLE=RUN,RUN,...``
+(runs that share this run's encoder, each with a predictor trained apart: ``REINIT=S python
+docs/issue15/predft.py``) the spread is that of the run's and their predictions instead
+(``ens``, ``actual+ens``): an ensemble trained apart, where dropout masks share one fit.
+
 Its ``ood`` may choose: it is made from training ranges alone. The rule (2026-12-07, set
 before the ``actual^p`` rows were computed): the highest shifted-ood mean among the scores
 whose id mean on seeds 1 and 2 of the benchmark's model is within 0.01 of the best there.
@@ -63,6 +73,18 @@ def start(z: torch.Tensor, k: int) -> torch.Tensor:
     return zp[: len(z)]
 
 
+def mc_spread(model, z: torch.Tensor, act: torch.Tensor, h: int, k: int, n: int) -> torch.Tensor:
+    """(T,): the mean variance over dimensions of ``n`` dropout-on predictions of every frame
+    (frame 0: 0), seeded, so reruns agree. Only the predictor's dropout is switched on."""
+    torch.manual_seed(0)
+    model.predictor.train()
+    try:
+        p = torch.stack([latent_predictions(model, z, act, h, k) for _ in range(n)])
+    finally:
+        model.predictor.eval()
+    return torch.cat([p.new_zeros(1), p.var(0).mean(-1)])
+
+
 def main() -> None:
     work, splits = Path(sys.argv[1]), sys.argv[2:] or ["id"]
     run = Run.open(work / "run")
@@ -74,6 +96,14 @@ def main() -> None:
     for kind in ("actual", "predicted", "both", "min"):
         scores.update({f"{kind} eps={e}": [] for e in EPS})
     scores.update({f"actual^{p} eps={e}": [] for p in POWERS for e in EPS})
+    mc = int(os.environ.get("MC", "0"))
+    members = [
+        Run.open(p).load_model("cpu").eval() for p in os.environ.get("ENSEMBLE", "").split(",") if p
+    ]
+    for kind in ("mc", "actual+mc") if mc else ():
+        scores.update({f"{kind}^{p} eps={e}": [] for p in (*POWERS, 1.0) for e in EPS})
+    for kind in ("ens", "actual+ens") if members else ():
+        scores.update({f"{kind}^{p} eps={e}": [] for p in (*POWERS, 1.0) for e in EPS})
     breaks = []
     with f, torch.no_grad():
         for i, r in enumerate(records):
@@ -90,9 +120,22 @@ def main() -> None:
                 }
                 moves["both"] = moves["actual"] + moves["predicted"]
                 moves["min"] = torch.minimum(moves["actual"], moves["predicted"])
+                if mc:
+                    moves["mc"] = mc_spread(model, z, act, h, k, mc)
+                    moves["actual+mc"] = moves["actual"] + moves["mc"]
+                if members:
+                    p = torch.stack(
+                        [pred[1:], *(latent_predictions(m, z, act, h, k) for m in members)]
+                    )
+                    moves["ens"] = torch.cat([p.new_zeros(1), p.var(0).mean(-1)])
+                    moves["actual+ens"] = moves["actual"] + moves["ens"]
                 per["plain"].append(s)
                 for e in EPS:
                     for kind, m in moves.items():
+                        if kind in ("mc", "actual+mc", "ens", "actual+ens"):
+                            for p in (*POWERS, 1.0):
+                                per[f"{kind}^{p} eps={e}"].append(s / (m + e * scale) ** p)
+                            continue
                         per[f"{kind} eps={e}"].append(s / (m + e * scale))
                     for p in POWERS:  # the suite's own score at these settings
                         per[f"actual^{p} eps={e}"].append(relative_surprise(s, z, k, e * scale, p))
