@@ -2,7 +2,7 @@
 
     python docs/issue16/mc_ratio.py [WORK]   # default benchmarks/work/voe-shift
 
-On every 8th pair of the shifted validation split (``docs/issue16/shift_val.sh``; its
+On every 8th pair record of the shifted validation split (``docs/issue16/shift_val.sh``; its
 possible video), the mean over frames (from the rollout horizon on) of the spread of 8
 dropout-on predictions (``score_val.mc_spread``) and of the latent's move over the same
 steps, per split. A spread that tracked the size shift's error would grow against the move
