@@ -100,9 +100,9 @@ def main() -> None:
     members = [
         Run.open(p).load_model("cpu").eval() for p in os.environ.get("ENSEMBLE", "").split(",") if p
     ]
-    for kind in ("mc", "actual+mc") if mc else ():
-        scores.update({f"{kind}^{p} eps={e}": [] for p in (*POWERS, 1.0) for e in EPS})
-    for kind in ("ens", "actual+ens") if members else ():
+    # the uncertainty scores (their denominators hold a spread), each at every power
+    spreads = (("mc", "actual+mc") if mc else ()) + (("ens", "actual+ens") if members else ())
+    for kind in spreads:
         scores.update({f"{kind}^{p} eps={e}": [] for p in (*POWERS, 1.0) for e in EPS})
     breaks = []
     with f, torch.no_grad():
@@ -124,15 +124,15 @@ def main() -> None:
                     moves["mc"] = mc_spread(model, z, act, h, k, mc)
                     moves["actual+mc"] = moves["actual"] + moves["mc"]
                 if members:
-                    p = torch.stack(
+                    ens = torch.stack(
                         [pred[1:], *(latent_predictions(m, z, act, h, k) for m in members)]
                     )
-                    moves["ens"] = torch.cat([p.new_zeros(1), p.var(0).mean(-1)])
+                    moves["ens"] = torch.cat([ens.new_zeros(1), ens.var(0).mean(-1)])
                     moves["actual+ens"] = moves["actual"] + moves["ens"]
                 per["plain"].append(s)
                 for e in EPS:
                     for kind, m in moves.items():
-                        if kind in ("mc", "actual+mc", "ens", "actual+ens"):
+                        if kind in spreads:
                             for p in (*POWERS, 1.0):
                                 per[f"{kind}^{p} eps={e}"].append(s / (m + e * scale) ** p)
                             continue
