@@ -34,6 +34,8 @@ disagree, where a violation of a familiar motion should not. With ``ENSEMBLE=RUN
 (runs that share this run's encoder, each with a predictor trained apart: ``REINIT=S python
 docs/issue15/predft.py``) the spread is that of the run's and their predictions instead
 (``ens``, ``actual+ens``): an ensemble trained apart, where dropout masks share one fit.
+With ``VAR=WORK/var_head.pt`` (``docs/issue16/var_head.py``) it is a variance the model
+predicts for each error from its own context state (``var``, ``actual+var``).
 
 Its ``ood`` may choose: it is made from training ranges alone. The rule (2026-12-07, set
 before the ``actual^p`` rows were computed): the highest shifted-ood mean among the scores
@@ -100,8 +102,16 @@ def main() -> None:
     members = [
         Run.open(p).load_model("cpu").eval() for p in os.environ.get("ENSEMBLE", "").split(",") if p
     ]
+    var_head = None
+    if os.environ.get("VAR"):
+        from var_head import head_for, predicted_variance
+
+        state = torch.load(os.environ["VAR"])
+        var_head = head_for(state["0.weight"].shape[1])
+        var_head.load_state_dict(state)
     # the uncertainty scores (their denominators hold a spread), each at every power
     spreads = (("mc", "actual+mc") if mc else ()) + (("ens", "actual+ens") if members else ())
+    spreads += ("var", "actual+var") if var_head is not None else ()
     for kind in spreads:
         scores.update({f"{kind}^{p} eps={e}": [] for p in (*POWERS, 1.0) for e in EPS})
     breaks = []
@@ -129,6 +139,9 @@ def main() -> None:
                     )
                     moves["ens"] = torch.cat([ens.new_zeros(1), ens.var(0).mean(-1)])
                     moves["actual+ens"] = moves["actual"] + moves["ens"]
+                if var_head is not None:
+                    moves["var"] = predicted_variance(var_head, model, z, act, h, k)
+                    moves["actual+var"] = moves["actual"] + moves["var"]
                 per["plain"].append(s)
                 for e in EPS:
                     for kind, m in moves.items():
