@@ -140,7 +140,7 @@ def main() -> None:
                     moves["ens"] = torch.cat([ens.new_zeros(1), ens.var(0).mean(-1)])
                     moves["actual+ens"] = moves["actual"] + moves["ens"]
                 if var_head is not None:
-                    moves["var"] = predicted_variance(var_head, model, z, act, h, k)
+                    moves["var"] = predicted_variance(var_head, model, z, act, k)
                     moves["actual+var"] = moves["actual"] + moves["var"]
                 per["plain"].append(s)
                 for e in EPS:

@@ -27,19 +27,25 @@ def head_for(width: int) -> nn.Module:
 
 
 @torch.no_grad()
-def errors_and_states(model, z: torch.Tensor, act: torch.Tensor, h: int, k: int):
-    """(T,) the suite's latent error of every frame (frame 0: 0) and (T, F) the predictor's
-    state at the context's last frame for each (frame max(t - k, 0))."""
-    s = (latent_predictions(model, z, act, h, k) - z[1:]).pow(2).mean(-1)
+def context_rows(model, z: torch.Tensor, act: torch.Tensor, k: int) -> torch.Tensor:
+    """(T, F): for every frame t, the predictor's state at the last frame of the context its
+    prediction is read from (frame max(t - k, 0))."""
     states = model.context_states(z[None], act[None])[0]
-    return torch.cat([s.new_zeros(1), s]), states[(torch.arange(len(z)) - k).clamp(min=0)]
+    return states[(torch.arange(len(z)) - k).clamp(min=0)]
 
 
-def predicted_variance(head: nn.Module, model, z, act, h: int, k: int) -> torch.Tensor:
-    """(T,): the head's variance of every frame's error (frame 0: 0)."""
-    _, x = errors_and_states(model, z, act, h, k)
-    with torch.no_grad():
-        v = head(x).squeeze(-1).exp()
+@torch.no_grad()
+def errors_and_states(model, z: torch.Tensor, act: torch.Tensor, h: int, k: int):
+    """(T,) the suite's latent error of every frame (frame 0: 0) and its :func:`context_rows`."""
+    s = (latent_predictions(model, z, act, h, k) - z[1:]).pow(2).mean(-1)
+    return torch.cat([s.new_zeros(1), s]), context_rows(model, z, act, k)
+
+
+@torch.no_grad()
+def predicted_variance(head: nn.Module, model, z, act, k: int) -> torch.Tensor:
+    """(T,): the head's variance of every frame's error (frame 0: 0); the caller has the
+    errors already, so only the context states are computed."""
+    v = head(context_rows(model, z, act, k)).squeeze(-1).exp()
     v[0] = 0.0
     return v
 

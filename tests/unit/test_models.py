@@ -92,15 +92,15 @@ def test_encode_refuses_the_wrong_observation_shape(encoder):
 def test_keypoint_maps_see_as_far_as_their_conv_stages_reach(convs, field):
     """Each 3x3 stage after the 4x4 stem widens what one map cell sees by 8 pixels
     (``model.keypoint_convs``): a pixel just inside that field changes the centre cell's
-    response, one just outside does not. Default weights are the old encoder's."""
-    from physjepa.models.encoders import KeypointEncoder
+    response, one just outside does not."""
+    from physjepa.models.encoders import KeypointEncoder, pixels_to_float
 
     torch.manual_seed(0)
     enc = KeypointEncoder(64, 8, (4, 8), keypoints=3, convs=convs).eval()
     convs3 = [m for m in enc.net if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)]
     assert len(convs3) == convs
     x = torch.full((1, 64, 64, 3), 128.0)
-    cell = lambda img: enc.net((img / 255 - 0.5).permute(0, 3, 1, 2))[0, :, 8, 8]  # noqa: E731
+    cell = lambda img: enc.net(pixels_to_float(img))[0, :, 8, 8]  # noqa: E731
     base = cell(x)
     # cell 8 covers pixels 32..35; its field spans (field - 4) / 2 pixels more on each side
     reach = (field - 4) // 2
