@@ -305,6 +305,14 @@ class LossConfig:
     embeddings of a window (PLDM's and EB-JEPA's temporal similarity). Against SIGReg's
     spread it asks states a few steps apart to lie close, so latent distance follows how far
     apart two states are in time: a smoother planning cost. 0 (default): off."""
+    invariance_weight: float = 0.0
+    """Weight of an invariance term for pixel runs trained with augmentation (issue 16): the
+    augmented view of each window is encoded beside the plain one, and its embeddings are
+    pulled (mean squared error) onto the plain view's, held fixed as the target. The JEPA
+    terms then train on the plain windows alone, so augmentation shows the encoder objects at
+    new sizes or colours and asks it to map them where the data's own objects lie, instead of
+    spending its latent on a new factor. Needs a ``data.augment_*`` > 0. 0 (default): off,
+    and augmented windows are trained on directly."""
 
     def __post_init__(self) -> None:
         _check(
@@ -335,6 +343,12 @@ class LossConfig:
             _is_num(self.temporal_weight) and self.temporal_weight >= 0.0,
             "loss.temporal_weight",
             self.temporal_weight,
+            "a value >= 0",
+        )
+        _check(
+            _is_num(self.invariance_weight) and self.invariance_weight >= 0.0,
+            "loss.invariance_weight",
+            self.invariance_weight,
             "a value >= 0",
         )
 

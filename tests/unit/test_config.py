@@ -153,6 +153,7 @@ def test_wrong_type_names_key_and_expected_type(item, key, expect):
         ("train.device=cuda:x", "train.device", "'cuda:N'"),
         ("loss.sigreg_weight=-0.1", "loss.sigreg_weight", ">= 0"),
         ("loss.sigreg_knots=2", "loss.sigreg_knots", ">= 3"),
+        ("loss.invariance_weight=-1", "loss.invariance_weight", ">= 0"),
         ("eval.horizon=201", "eval.horizon", "[1, 200]"),
     ],
 )

@@ -5,7 +5,8 @@
   statistic on random 1-D projections); near 0 for N(0, I) embeddings, large on collapse.
 - :func:`compute_loss`: the JEPA objective on a batch of windows (teacher-forced and
   rolled-out prediction MSE + λ·SIGReg, optionally + a temporal-smoothness term), the one
-  loss training minimises.
+  loss training minimises; with an augmented view of each window (``batch["obs_view"]``,
+  ``loss.invariance_weight``) it adds the view's squared distance to the plain embeddings.
 """
 
 from __future__ import annotations
@@ -130,4 +131,10 @@ def compute_loss(
     }
     if cfg.loss.temporal_weight > 0:
         stats["train/temporal"] = temporal.detach()
+    if "obs_view" in batch:  # an augmented view of the same windows, tied to the plain one
+        with amp:
+            zv = model.encode(batch["obs_view"], batch.get("proprio"))
+        invariance = prediction_loss(f32(model.cost_part(zv)), zf.detach())
+        loss = loss + cfg.loss.invariance_weight * invariance
+        stats["train/invariance"] = invariance.detach()
     return loss, stats

@@ -253,6 +253,12 @@ def _train(
                     f"data.{key}={getattr(cfg.data, key)} augments pixel frames, but this run "
                     f"observes {obs_key!r}; set data.{key}=0"
                 )
+        if cfg.loss.invariance_weight > 0 and not _augments(cfg):
+            raise TrainError(
+                f"loss.invariance_weight={cfg.loss.invariance_weight} ties each window to an "
+                "augmented view of it, but no augmentation is on; set data.augment_dilate "
+                "(or data.augment_zoom, data.augment_colour) > 0, or loss.invariance_weight=0"
+            )
         if obs_key != "pixels":  # vector channels are standardised by the encoder
             data_info["obs_names"] = file.channel_names(obs_key)
             mean, std = column_moments(file, obs_key, train_eps)
@@ -410,12 +416,16 @@ def _fit(
             if pin:
                 batch = {k: v.pin_memory() for k, v in batch.items()}
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            batch["obs"] = augment_windows(
+            view = augment_windows(
                 batch["obs"],
                 cfg.data.augment_zoom,
                 cfg.data.augment_colour,
                 cfg.data.augment_dilate,
             )
+            if cfg.loss.invariance_weight > 0:  # the plain windows train, the view is tied
+                batch["obs_view"] = view
+            else:
+                batch["obs"] = view
             directions = random_directions(cfg.model.dim, cfg.loss.sigreg_directions, dir_gen).to(
                 device
             )
@@ -481,6 +491,12 @@ def _fit(
         if tb is not None:
             tb.close()
     return run_dir
+
+
+def _augments(cfg: Config) -> bool:
+    """Whether any training-time augmentation of pixel windows is on."""
+    d = cfg.data
+    return bool(d.augment_zoom or d.augment_colour or d.augment_dilate)
 
 
 def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
