@@ -37,6 +37,17 @@ docs/issue15/predft.py``) the spread is that of the run's and their predictions 
 With ``VAR=WORK/var_head.pt`` (``docs/issue16/var_head.py``) it is a variance the model
 predicts for each error from its own context state (``var``, ``actual+var``).
 
+A training variant on the same split (2026-12-07, stop 36): train on the split's data with the
+variant's overrides into a work dir of its own and score it the same way, e.g.
+
+    physjepa train --preset laptop --data benchmarks/work/voe-shift/train.h5 \
+        --out benchmarks/work/voe-shift-inv01/run --quiet \
+        data.augment_dilate=1 loss.invariance_weight=0.1
+    PAIRS=benchmarks/work/voe-shift/shift_pairs.h5 \
+        python docs/issue16/score_val.py benchmarks/work/voe-shift-inv01 id ood
+
+(outputs ``score_val/shift-inv01.txt`` and, at weight 1, ``shift-inv1.txt``).
+
 Its ``ood`` may choose: it is made from training ranges alone. The rule (2026-12-07, set
 before the ``actual^p`` rows were computed): the highest shifted-ood mean among the scores
 whose id mean on seeds 1 and 2 of the benchmark's model is within 0.01 of the best there.

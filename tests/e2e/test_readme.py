@@ -178,7 +178,8 @@ SCALED: dict[str, tuple[dict, str]] = {
         {"--episodes": "8", "--steps": "40"},
         "8 episodes x 40 steps instead of 300 x 100",
     ),
-    "physjepa train --data data/ball-voe.h5 --out runs/ball-voe": (DEBUG, "the debug preset"),
+    "physjepa train --data data/ball-voe.h5 --out runs/ball-voe data.augment_dilate=1 "
+    "loss.invariance_weight=0.1": (DEBUG, "the debug preset"),
     # planning world
     "physjepa collect --world two-room --episodes 300 --policy scripted --out data/two-room.h5": (
         {"--episodes": "8", "--steps": "30"},
