@@ -143,3 +143,21 @@ def test_dilation_refuses_what_is_not_rgb_windows():
     out = augment_windows(obs, 0.0, 0.0, 1)
     torch.manual_seed(6)
     assert torch.equal(out, dilate_windows(obs, 1))
+
+
+@pytest.mark.parametrize("grow", [True, False])
+def test_a_morphology_step_picks_the_first_brightest_or_darkest_of_the_five(grow):
+    """The step against a plain argmax over the five stacked candidates (what it computed
+    before it was made three times faster), on random frames of a few colours: exactly equal."""
+    from physjepa.data.augment import _LUMA, _PLUS, _morph_step
+
+    g = torch.Generator().manual_seed(7)
+    palette = torch.tensor([[0, 0, 0], [200, 10, 10], [10, 200, 10], [90, 90, 90], [255, 255, 255]])
+    x = palette[torch.randint(len(palette), (6, 12, 12), generator=g)].float()  # (N, H, W, 3)
+    n, h, w, _ = x.shape
+    pad = torch.nn.functional.pad(x.permute(0, 3, 1, 2), (1, 1, 1, 1), mode="replicate")
+    cand = torch.stack([pad[:, :, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy, dx in _PLUS])
+    luma = torch.einsum("knchw,c->knhw", cand, torch.tensor(_LUMA))
+    pick = (luma.argmax(0) if grow else luma.argmin(0))[None, :, None]
+    want = torch.gather(cand, 0, pick.expand(1, n, 3, h, w))[0].permute(0, 2, 3, 1)
+    assert torch.equal(_morph_step(x, grow), want)

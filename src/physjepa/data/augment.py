@@ -86,15 +86,24 @@ _LUMA = (0.299, 0.587, 0.114)
 def _morph_step(x: torch.Tensor, grow: bool) -> torch.Tensor:
     """One step of grey-scale dilation (``grow``) or erosion of frames ``x (N, H, W, 3)``
     float: every pixel takes the colour of the brightest (darkest) pixel, by luma, among itself
-    and its four neighbours (the frame's border repeats). Whole colours move, never a mix of
-    channels, so no colour appears that the frame did not hold."""
+    and its four neighbours (the frame's border repeats; a tie keeps the first in ``_PLUS``
+    order). Whole colours move, never a mix of channels, so no colour appears that the frame
+    did not hold. The luma is computed once per frame and each neighbour replaces the pick
+    where it is strictly brighter (darker): the first maximum, as an argmax over the five."""
     n, h, w, _ = x.shape
     pad = F.pad(x.permute(0, 3, 1, 2), (1, 1, 1, 1), mode="replicate")  # (N, 3, H+2, W+2)
-    cand = torch.stack([pad[:, :, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy, dx in _PLUS])
-    luma = torch.einsum("knchw,c->knhw", cand, torch.tensor(_LUMA, dtype=x.dtype))
-    pick = (luma.argmax(0) if grow else luma.argmin(0))[None, :, None]  # (1, N, 1, H, W)
-    out = torch.gather(cand, 0, pick.expand(1, n, 3, h, w))[0]  # (N, 3, H, W)
-    return out.permute(0, 2, 3, 1)
+    luma = torch.einsum("nchw,c->nhw", pad, torch.tensor(_LUMA, dtype=x.dtype))  # (N, H+2, W+2)
+
+    def shifted(t: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+        return t[..., 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+
+    best, best_luma = shifted(pad, 0, 0), shifted(luma, 0, 0)
+    for dy, dx in _PLUS[1:]:
+        cand = shifted(luma, dy, dx)
+        better = cand > best_luma if grow else cand < best_luma  # (N, H, W)
+        best = torch.where(better[:, None], shifted(pad, dy, dx), best)
+        best_luma = torch.where(better, cand, best_luma)
+    return best.permute(0, 2, 3, 1)
 
 
 def dilate_windows(obs: torch.Tensor, max_pixels: int) -> torch.Tensor:
