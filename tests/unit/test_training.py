@@ -119,7 +119,7 @@ def test_the_invariance_term_trains_on_plain_windows_and_scores_the_view_against
 ):
     """With an augmented view beside the windows, the JEPA terms are those of the plain
     windows alone, and the view adds its squared distance to their embeddings: 0 when the
-    view is the windows themselves, and no gradient into the plain target."""
+    view is the windows themselves."""
     model, _, _ = load_run(debug_run)
     cfg = apply_overrides(debug_cfg, ["loss.invariance_weight=2", "data.augment_dilate=1"])
     g = torch.Generator().manual_seed(0)
