@@ -311,8 +311,11 @@ class LossConfig:
     pulled (mean squared error) onto the plain view's, held fixed as the target. The JEPA
     terms then train on the plain windows alone, so augmentation shows the encoder objects at
     new sizes or colours and asks it to map them where the data's own objects lie, instead of
-    spending its latent on a new factor. Needs a ``data.augment_*`` > 0. 0 (default): off,
-    and augmented windows are trained on directly."""
+    spending its latent on a new factor (BatchNorm layers normalise the view's batch by its
+    own statistics and fold them into their running ones, as an untied augmented run does).
+    A per-window term, like the temporal one: under torchrun each process ties its own shard.
+    Needs a ``data.augment_*`` > 0. 0 (default): off, and augmented windows are trained on
+    directly."""
 
     def __post_init__(self) -> None:
         _check(
