@@ -46,7 +46,9 @@ variant's overrides into a work dir of its own and score it the same way, e.g.
     PAIRS=benchmarks/work/voe-shift/shift_pairs.h5 \
         python docs/issue16/score_val.py benchmarks/work/voe-shift-inv01 id ood
 
-(outputs ``score_val/shift-inv01.txt`` and, at weight 1, ``shift-inv1.txt``).
+(outputs ``score_val/shift-inv01.txt`` and, at weight 1, ``shift-inv1.txt``; with
+``train.seed=1`` added, the tied model's ``shift-inv01-s1.txt`` and, without the two
+overrides, the untied model's ``shift-s1.txt``).
 
 Its ``ood`` may choose: it is made from training ranges alone. The rule (2026-12-07, set
 before the ``actual^p`` rows were computed): the highest shifted-ood mean among the scores
