@@ -30,6 +30,9 @@ from physjepa.runs import DataSpec, Run
 from physjepa.training import checkpoint as ckpt
 from physjepa.training import distributed as ddp
 
+#: The training-time augmentations of pixel windows (``data.<key>``; 0 = off).
+_AUGMENT_KEYS = ("augment_zoom", "augment_colour", "augment_dilate")
+
 
 def observed_column(cfg: Config, file: EpisodeFile) -> str:
     """The episode column the model observes (``data.obs``; 'auto' picks by encoder)."""
@@ -247,13 +250,13 @@ def _train(
             # a table imported without actions has one zero column that no stream carries
             "action_names": [] if file.attrs().get("no_actions") else file.channel_names("action"),
         }
-        for key in ("augment_zoom", "augment_colour", "augment_dilate"):
+        for key in _AUGMENT_KEYS:
             if getattr(cfg.data, key) and obs_key != "pixels":
                 raise TrainError(
                     f"data.{key}={getattr(cfg.data, key)} augments pixel frames, but this run "
                     f"observes {obs_key!r}; set data.{key}=0"
                 )
-        if cfg.loss.invariance_weight > 0 and not _augments(cfg):
+        if cfg.loss.invariance_weight > 0 and not any(getattr(cfg.data, k) for k in _AUGMENT_KEYS):
             raise TrainError(
                 f"loss.invariance_weight={cfg.loss.invariance_weight} ties each window to an "
                 "augmented view of it, but no augmentation is on; set data.augment_dilate "
@@ -491,12 +494,6 @@ def _fit(
         if tb is not None:
             tb.close()
     return run_dir
-
-
-def _augments(cfg: Config) -> bool:
-    """Whether any training-time augmentation of pixel windows is on."""
-    d = cfg.data
-    return bool(d.augment_zoom or d.augment_colour or d.augment_dilate)
 
 
 def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
