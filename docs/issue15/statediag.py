@@ -1,4 +1,4 @@
-"""Which part of a push does the predictor get wrong?  python statediag.py N RUN...
+"""Which part of a push does the predictor get wrong?  [IMAGE_SIZE=96] python statediag.py N RUN...
 
 A linear readout latent -> (pusher x, y, block x, y, cos, sin of the block's angle), fitted on
 25 frames of each training episode of the run (ridge; held-out R² printed). Then for N
@@ -9,6 +9,7 @@ R² (and correlation, and the spread's ratio) of each variable over the candidat
 deviations from their episode's mean (what ranks candidates within a plan), predicted and
 true-frame."""
 
+import os
 import sys
 
 import numpy as np
@@ -29,7 +30,7 @@ def target(s):
 
 
 n = int(sys.argv[1])
-m = validation_manifest("push-t", n)
+m = validation_manifest("push-t", n, int(os.environ.get("IMAGE_SIZE", "64")))  # the runs' frames
 world = make("push-t", image_size=m["image_size"], **m["params"])
 world.reset(seed=0)
 eps = [

@@ -14,11 +14,15 @@ from physjepa.planning.manifest import build_manifest, load_manifest
 from physjepa.training.checkpoint import load_run
 
 
-def validation_manifest(world: str, n: int) -> dict:
-    """``n`` episodes of a seed-1 manifest, built as the shipped (test) one of ``world``."""
+def validation_manifest(world: str, n: int, image_size: int | None = None) -> dict:
+    """``n`` episodes of a seed-1 manifest, built as the shipped (test) one of ``world``
+    (rendered at ``image_size`` pixels where given: the same episodes, other frames)."""
     shipped = load_manifest(world)
     keys = ("goal_steps", "budget", "warmup", "image_size", "params")
-    return build_manifest(world, n, seed=1, **{k: shipped[k] for k in keys})
+    kw = {k: shipped[k] for k in keys}
+    if image_size is not None:
+        kw["image_size"] = image_size
+    return build_manifest(world, n, seed=1, **kw)
 
 
 if __name__ == "__main__":
@@ -26,7 +30,7 @@ if __name__ == "__main__":
     obj = os.environ.get("OBJECTIVE", "sum")
     model, cfg, info = load_run(run)
     world = info.data.world
-    manifest = validation_manifest(world, n)
+    manifest = validation_manifest(world, n, int(model.spec.obs_shape[0]))
     res, _ = evaluate_planning(
         model,
         world,
