@@ -1,8 +1,9 @@
 """Diagnostic: the true simulator as the dynamics, the model's latent distance as the cost.
 
-[COST=latent|keypoints|pixels] python truedyn.py RUN N: the validation manifest (seed 1) of
-valplan.py, the default budget. COST=keypoints ranks by the squared distance of the
-keypoint encoder's own keypoints (before its head), pixels by the frames' squared difference.
+[COST=latent|encoder|keypoints|pixels] python truedyn.py RUN N: the validation manifest (seed
+1) of valplan.py, the default budget. COST=keypoints ranks by the squared distance of the
+keypoint encoder's own keypoints (before its head), encoder by its output (before the
+projector), pixels by the frames' squared difference.
 If this plans as well as the oracle, the latent cost is sound and the predictor is the
 limit; if it plans as badly as the model, the representation (the cost) is."""
 
@@ -29,9 +30,11 @@ def _embedding(model):
     """Frames (N, H, W, 3) -> (N, D) vectors whose squared distance is the cost."""
     if COST == "keypoints":
         return lambda x: model.encoder.keypoints(x).flatten(1)
+    if COST == "encoder":  # the encoder's output, before the projector
+        return lambda x: model.encoder(x)
     if COST == "pixels":
         return lambda x: x.float().flatten(1) / 255.0
-    return lambda x: model.encode(x[:, None])[:, 0]
+    return lambda x: model.encode_pixels(x[:, None])[:, 0]  # what the planning cost compares
 
 
 class LatentCostOracle(SimulatorPolicy):
@@ -67,7 +70,7 @@ if __name__ == "__main__":
     model, cfg, info = load_run(run)
     model.eval()
     wname = info.data.world
-    m = validation_manifest(wname, n)
+    m = validation_manifest(wname, n, int(model.spec.obs_shape[0]))  # at the run's frame size
     world = make(wname, image_size=m["image_size"], **m["params"])
     world.reset(seed=0)
     fs = cfg.data.frameskip

@@ -152,6 +152,11 @@ class ModelConfig:
     """Hidden width of the MLP encoder for vector observations."""
     projector_hidden: int = 512
     """Hidden width of the BatchNorm projector after the encoder (LeWM: 2048)."""
+    projector: str = "mlp"
+    """'mlp': the BatchNorm MLP projector between the encoder and the latent (LeWM).
+    'none': the encoder's output is the latent (vector latents only): the planning cost
+    then measures distances in the encoder's own space, e.g. between the 'keypoints'
+    encoder's readouts of where things are, unwarped by a second network."""
     pred_depth: int = 3
     """Predictor transformer blocks."""
     pred_heads: int = 4
@@ -237,6 +242,18 @@ class ModelConfig:
             "model.mlp_hidden",
             self.mlp_hidden,
             "an integer >= 1",
+        )
+        _check(
+            self.projector in ("mlp", "none"),
+            "model.projector",
+            self.projector,
+            "'mlp' or 'none'",
+        )
+        _check(
+            self.projector == "mlp" or self.latent == "vector",
+            "model.projector",
+            self.projector,
+            "'mlp' with model.latent='tokens' (the token latent always projects)",
         )
         _check(
             _is_int(self.projector_hidden) and self.projector_hidden >= 1,

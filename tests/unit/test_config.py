@@ -138,6 +138,7 @@ def test_wrong_type_names_key_and_expected_type(item, key, expect):
         ("model.encoder=resnet", "model.encoder", "'conv', 'keypoints', 'vit', 'mlp'"),
         ("model.keypoints=0", "model.keypoints", "[1, 256]"),
         ("model.keypoint_convs=0", "model.keypoint_convs", "[1, 8]"),
+        ("model.projector=linear", "model.projector", "'mlp' or 'none'"),
         ("model.pred_heads=5", "model.pred_heads", "divisor of model.dim=32"),
         ("model.conv_widths=8,-16", "model.conv_widths", "positive integers"),
         ("model.conv_widths=", "model.conv_widths", "positive integers"),

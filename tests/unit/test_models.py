@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -109,6 +111,52 @@ def test_keypoint_maps_see_as_far_as_their_conv_stages_reach(convs, field):
     outside[0, 32, 32 + 4 + reach] = 255.0
     assert (cell(inside) - base).abs().max() > 1e-6
     assert torch.equal(cell(outside), base)
+
+
+def test_without_a_projector_the_latent_is_the_encoder_output_and_round_trips(tmp_path):
+    """``model.projector=none``: no projector weights, the latent is the encoder's output
+    (in train mode too: nothing normalises it by the batch), and a saved run loads back to
+    the same latents (config.json carries the field; old runs default to 'mlp')."""
+    from physjepa.config import Config
+    from physjepa.training.checkpoint import load_run, save_config, save_weights
+
+    cfg = load_preset("debug", ["model.encoder=keypoints", "model.projector=none"])
+    spec = ModelSpec((IMG, IMG, 3), A, H)
+    torch.manual_seed(0)
+    model = build_world_model(cfg.model, spec)
+    assert isinstance(model.projector, torch.nn.Identity)
+    assert not any(n.startswith("projector.") for n, _ in model.named_parameters())
+    obs = _obs("keypoints", B, T)
+    flat = obs.reshape(B * T, *obs.shape[2:])
+    for mode in (model.train, model.eval):
+        mode()
+        want = model.encoder(flat).view(B, T, -1)
+        assert torch.equal(model.encode(obs), want)
+    save_config(tmp_path, cfg, spec, {})
+    save_weights(tmp_path, model, 0)
+    loaded, lcfg, _ = load_run(tmp_path)
+    assert isinstance(lcfg, Config) and lcfg.model.projector == "none"
+    assert torch.equal(loaded.eval().encode(obs), model.eval().encode(obs))
+    # a run saved before the field existed (no "projector" in its config.json) projects
+    old = tmp_path / "old"
+    old.mkdir()
+    mlp_cfg = load_preset("debug", ["model.encoder=keypoints"])
+    with_mlp = build_world_model(mlp_cfg.model, spec)
+    save_config(old, mlp_cfg, spec, {})
+    meta = json.loads((old / "config.json").read_text())
+    del meta["config"]["model"]["projector"]
+    (old / "config.json").write_text(json.dumps(meta))
+    save_weights(old, with_mlp, 0)
+    loaded_old, old_cfg, _ = load_run(old)
+    assert old_cfg.model.projector == "mlp"
+    assert torch.equal(loaded_old.eval().encode(obs), with_mlp.eval().encode(obs))
+
+
+def test_the_token_latent_refuses_to_drop_its_projector():
+    from physjepa.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="model.projector='none'.*model.latent='tokens'"):
+        load_preset("debug", ["model.latent=tokens", "model.projector=none"])
 
 
 def test_encode_is_per_frame_in_eval_mode():

@@ -220,4 +220,5 @@ def build_world_model(model_cfg, spec: ModelSpec) -> WorldModel:
         c.pred_dropout,
         in_dim=c.dim + spec.proprio_dim,
     )
-    return WorldModel(enc, Projector(c.dim, c.projector_hidden), pred, spec)
+    proj = Projector(c.dim, c.projector_hidden) if c.projector == "mlp" else nn.Identity()
+    return WorldModel(enc, proj, pred, spec)
