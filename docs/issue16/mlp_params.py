@@ -17,33 +17,15 @@ import sys
 
 import numpy as np
 import torch
+from event_data import load
 
-from physjepa.data.episodes import EpisodeFile, split_episodes
-from physjepa.metrics.params import (
-    HIDDEN,
-    _columns,
-    episode_probe,
-    event_windows,
-    window_features,
-)
+from physjepa.metrics.params import HIDDEN, episode_probe, window_features
 from physjepa.metrics.probe import _MLPProbe
-from physjepa.metrics.rollout import encode_episodes
-from physjepa.training.checkpoint import load_run
 
-run, data = sys.argv[1], sys.argv[2]
-length = int(sys.argv[3]) if len(sys.argv) > 3 else 16
-torch.set_num_threads(1)
-model, cfg, info = load_run(run)
-with EpisodeFile(data) as f:
-    tr, va = split_episodes(f.n_episodes, cfg.data.val_fraction)
-    spec, params = f.state_spec, f.params
-    enc_tr = encode_episodes(model, f, tr[:200], cfg.data.frameskip, "pixels", "cpu")
-    enc_va = encode_episodes(model, f, va, cfg.data.frameskip, "pixels", "cpu")
-col = _columns(spec)
+d = load(sys.argv)
+model, cfg, length, spec, params, col = d.model, d.cfg, d.length, d.spec, d.params, d.col
+enc_tr, enc_va, eps, test_ids, wins = d.enc_tr, d.enc_va, d.eps, d.test_ids, d.wins
 ball = [i for k in ("ball_pos", "ball_vel") for i in range(col[k].start, col[k].start + 2)]
-eps = enc_tr + enc_va
-test_ids = np.arange(len(enc_tr), len(eps))
-wins = event_windows(eps, spec, params, cfg.data.frameskip, (length,))
 
 
 def mlp_r2(x, y, ep, seed=0, comps=64, steps=3000):
