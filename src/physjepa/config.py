@@ -157,6 +157,13 @@ class ModelConfig:
     'none': the encoder's output is the latent (vector latents only): the planning cost
     then measures distances in the encoder's own space, e.g. between the 'keypoints'
     encoder's readouts of where things are, unwarped by a second network."""
+    cost_metric: str = "l2"
+    """How the planning cost measures the distance between a predicted latent and the goal's.
+    'l2': squared Euclidean. 'step': squared Euclidean after whitening by the covariance of
+    the latent's change over one action block (``data.frameskip`` frames) in the training
+    data, fitted after training and saved with the weights (vector latents only): every
+    direction counts in units of how far it moves per step, so what the agent moves fast
+    (its own body) counts less and what moves rarely (a pushed object, its turn) more."""
     pred_depth: int = 3
     """Predictor transformer blocks."""
     pred_heads: int = 4
@@ -254,6 +261,18 @@ class ModelConfig:
             "model.projector",
             self.projector,
             "'mlp' with model.latent='tokens' (the token latent always projects)",
+        )
+        _check(
+            self.cost_metric in ("l2", "step"),
+            "model.cost_metric",
+            self.cost_metric,
+            "'l2' or 'step'",
+        )
+        _check(
+            self.cost_metric == "l2" or self.latent == "vector",
+            "model.cost_metric",
+            self.cost_metric,
+            "'l2' with model.latent='tokens' (the step metric whitens vector latents)",
         )
         _check(
             _is_int(self.projector_hidden) and self.projector_hidden >= 1,

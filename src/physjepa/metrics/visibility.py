@@ -136,14 +136,18 @@ def _moved_frame(
 @torch.no_grad()
 def _encode(model, frames: np.ndarray, batch: int) -> torch.Tensor:
     """Frames (N, H, W, 3) uint8 -> latents (N, dim), each frame on its own, in eval mode: the
-    encoder's part (``encode_pixels``), which is what the planning cost compares."""
+    encoder's part (``encode_pixels``) in the cost's metric (``cost_embed``), which is what
+    the planning cost compares."""
     was_training = model.training
     model.eval()
     try:
         device = next(model.parameters()).device
         x = torch.as_tensor(frames, device=device)
         return torch.cat(
-            [model.encode_pixels(x[i : i + batch, None])[:, 0] for i in range(0, len(x), batch)]
+            [
+                model.cost_embed(model.encode_pixels(x[i : i + batch, None])[:, 0])
+                for i in range(0, len(x), batch)
+            ]
         )
     finally:
         model.train(was_training)

@@ -47,6 +47,7 @@ class WorldModel(nn.Module):
         projector: nn.Module,
         predictor: Predictor | TokenPredictor,
         spec: ModelSpec,
+        cost_metric_width: int = 0,
     ):
         super().__init__()
         self.encoder, self.projector, self.predictor, self.spec = (
@@ -58,6 +59,8 @@ class WorldModel(nn.Module):
         if spec.proprio_dim:  # the training data's moments, set before training, saved
             self.register_buffer("proprio_mean", torch.zeros(spec.proprio_dim))
             self.register_buffer("proprio_std", torch.ones(spec.proprio_dim))
+        if cost_metric_width:  # model.cost_metric='step': fitted after training, saved
+            self.register_buffer("cost_whitener", torch.eye(cost_metric_width))
 
     @property
     def history(self) -> int:
@@ -105,6 +108,12 @@ class WorldModel(nn.Module):
         a planning cost compares with a goal frame's ``encode_pixels``."""
         p = self.spec.proprio_dim
         return z[..., : z.shape[-1] - p] if p else z
+
+    def cost_embed(self, z: torch.Tensor) -> torch.Tensor:
+        """The encoder's part of a latent (..., dim) -> the space whose squared Euclidean
+        distance is the planning cost: itself, or whitened (``model.cost_metric='step'``)."""
+        w = getattr(self, "cost_whitener", None)
+        return z if w is None else z @ w.to(z)
 
     def predict_all(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """Teacher-forced: z (B, T, D), a (B, T, A) -> prediction of z[:, t+1] at every t
@@ -221,4 +230,4 @@ def build_world_model(model_cfg, spec: ModelSpec) -> WorldModel:
         in_dim=c.dim + spec.proprio_dim,
     )
     proj = Projector(c.dim, c.projector_hidden) if c.projector == "mlp" else nn.Identity()
-    return WorldModel(enc, proj, pred, spec)
+    return WorldModel(enc, proj, pred, spec, c.dim if c.cost_metric == "step" else 0)

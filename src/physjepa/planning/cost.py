@@ -4,7 +4,8 @@ A cost function maps candidate action sequences ``(S, T, A)`` to costs ``(S,)``,
 is the action *block* (``frameskip`` raw actions concatenated, as the model was trained).
 
 - :func:`latent_cost`: roll the candidates through the world model from the current latent
-  history and compare the predicted embeddings with the goal embedding (squared L2), at the
+  history and compare the predicted embeddings with the goal embedding (squared L2, or
+  whitened by the latent's per-step change: ``model.cost_metric='step'``), at the
   last step (LeWM) or summed over every step (EB-JEPA reports +8 points for summing).
 - :func:`simulator_cost`: the same objective with the ground-truth simulator as the model,
   the world's ``goal_distance`` in place of the latent distance: the upper bound of a planner.
@@ -58,10 +59,11 @@ def latent_cost(
     ``torch.no_grad``.
     """
     _check_objective(objective)
+    goal = model.cost_embed(z_goal)
 
     def cost(actions: torch.Tensor) -> torch.Tensor:
         z = model.rollout(z_hist[None], actions[None], past_actions[None])[0]  # (S, T, D)
-        dist = (model.cost_part(z) - z_goal).pow(2).sum(dim=-1)  # (S, T)
+        dist = (model.cost_embed(model.cost_part(z)) - goal).pow(2).sum(dim=-1)  # (S, T)
         return _reduce(dist, actions, objective, action_weight)
 
     return cost

@@ -29,6 +29,7 @@ from physjepa.runlog import read_metrics
 from physjepa.runs import DataSpec, Run
 from physjepa.training import checkpoint as ckpt
 from physjepa.training import distributed as ddp
+from physjepa.training.cost_metric import fit_cost_metric
 
 #: The training-time augmentations of pixel windows (``data.<key>``; 0 = off).
 _AUGMENT_KEYS = ("augment_zoom", "augment_colour", "augment_dilate")
@@ -389,6 +390,14 @@ def _fit(
 
     def save(step: int) -> None:
         rngs = ddp.gather_objects(_rng_state(device))  # every rank's, for an exact resume
+        if rank.is_main and step == cfg.train.steps and cfg.model.cost_metric == "step":
+            fit_cost_metric(
+                model,
+                data_info["path"],
+                data_info["obs_key"],
+                cfg.data.val_fraction,
+                cfg.data.frameskip,
+            )
         if rank.is_main:
             ckpt.save_checkpoint(
                 run_dir,
