@@ -78,6 +78,7 @@ def test_a_finished_run_gains_the_metric_without_retraining(copy_run, ball_file)
     run = copy_run()
     before, _, _ = load_run(run)
     meta_before = json.loads((run / "config.json").read_text())
+    old_config = json.loads(json.dumps(meta_before["config"]))
     add_cost_metric(run)
     after, cfg, info = load_run(run)
     assert cfg.model.cost_metric == "step" and info.step == 20
@@ -94,6 +95,12 @@ def test_a_finished_run_gains_the_metric_without_retraining(copy_run, ball_file)
     sha = sha256_file(run / "model.safetensors")
     add_cost_metric(run)  # a second call leaves the run as it is
     assert sha256_file(run / "model.safetensors") == sha
+    # stopped between the weights and config.json, the run loads as the plain one it was
+    (run / "config.json").write_text(json.dumps(meta_before | {"config": old_config}))
+    plain, pcfg, _ = load_run(run)
+    assert pcfg.model.cost_metric == "l2" and not hasattr(plain, "cost_whitener")
+    assert all(torch.equal(sb[k], plain.state_dict()[k]) for k in sb)
+    (run / "config.json").write_text(json.dumps(meta))
     more = load_preset("debug", ["train.steps=24", "train.device=cpu", "model.cost_metric=step"])
     train(more, None, run, resume=True, progress=False)
     resumed, _, rinfo = load_run(run)

@@ -10,7 +10,7 @@ encoder's part). The ridge keeps directions that never move (noise) from dominat
 
 On push-t's seed-1 validation manifest (docs/issue15-variants.md) the ridge 0.1 took the true
 simulator planning under the latent cost from 0.233 to 0.500 (the oracle 0.567) and the model
-from 0.18 to 0.24 over 100 episodes; 0.001 broke it, 1.0 gave back most of the gain.
+from 0.18 to 0.22 over 100 episodes; 0.001 broke it, 1.0 gave back most of the gain.
 
 :func:`fit_cost_metric` runs at the end of training; :func:`add_cost_metric` gives a finished
 run the metric without retraining (the encoder and predictor are untouched by it).
@@ -103,13 +103,19 @@ def add_cost_metric(run_dir: str | Path) -> None:
     old = run.load_model()
     model.load_state_dict({**old.state_dict(), "cost_whitener": model.cost_whitener})
     data = run.data
+    if not Path(data.path).exists():
+        raise UserError(
+            f"{run.dir} was trained on {data.path}, which is not there: the step metric is "
+            "fitted on the run's own training data; put the file back (or run from the "
+            "directory the run was trained in)"
+        )
     fit_cost_metric(model, data.path, data.obs_key, cfg.data.val_fraction, cfg.data.frameskip)
     state_path = Path(run.dir) / "train_state.pt"
-    if state_path.exists():  # a resume loads its weights from here
-        state = ckpt.load_train_state(Path(run.dir))
+    state = ckpt.load_train_state(Path(run.dir)) if state_path.exists() else {}
+    if "model" in state:  # a resume loads its weights from here
         state["model"]["cost_whitener"] = model.cost_whitener.detach().cpu().clone()
         buf = io.BytesIO()
         torch.save(state, buf)
         atomic_write_bytes(state_path, buf.getvalue())
-    ckpt.save_weights(Path(run.dir), model, run.step)
+    ckpt.save_weights(Path(run.dir), model, run.step)  # before config.json: see restore_weights
     ckpt.update_config(Path(run.dir), cfg)
