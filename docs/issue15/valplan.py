@@ -25,10 +25,8 @@ def validation_manifest(world: str, n: int, image_size: int | None = None) -> di
     return build_manifest(world, n, seed=1, **kw)
 
 
-if __name__ == "__main__":
-    run, n, base = Path(sys.argv[1]), int(sys.argv[2]), tuple(sys.argv[3:])
-    obj = os.environ.get("OBJECTIVE", "sum")
-    model, cfg, info = load_run(run)
+def plan_validation(model, cfg, info, n: int, baselines=(), objective="sum") -> dict:
+    """Plan ``n`` episodes of the validation manifest -> {row: success, distance, ms}."""
     world = info.data.world
     manifest = validation_manifest(world, n, int(model.spec.obs_shape[0]))
     res, _ = evaluate_planning(
@@ -38,15 +36,22 @@ if __name__ == "__main__":
         cfg.data.frameskip,
         episodes=n,
         seed=0,
-        baselines=base,
+        baselines=baselines,
         record=0,
         manifest=manifest,
-        objective=obj,
+        objective=objective,
     )
-    rows = {
+    return {
         k: {kk: v[kk] for kk in ("success_rate", "final_distance_mean", "ms_per_plan")}
         for k, v in res["results"].items()
     }
+
+
+if __name__ == "__main__":
+    run, n, base = Path(sys.argv[1]), int(sys.argv[2]), tuple(sys.argv[3:])
+    obj = os.environ.get("OBJECTIVE", "sum")
+    model, cfg, info = load_run(run)
+    rows = plan_validation(model, cfg, info, n, base, obj)
     name = "plan-val.json" if obj == "sum" else f"plan-val-{obj}.json"
     (run / name).write_text(json.dumps(rows, indent=2) + "\n")
     print(run, json.dumps(rows), flush=True)

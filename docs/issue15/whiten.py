@@ -20,10 +20,10 @@ import h5py
 import numpy as np
 import torch
 import truedyn
-from valplan import validation_manifest
+from valplan import plan_validation, validation_manifest
 
 import physjepa.planning.policy as policy_mod
-from physjepa.metrics.closed_loop import _goal_of, evaluate_planning, run_episode, summarise
+from physjepa.metrics.closed_loop import _goal_of, run_episode, summarise
 from physjepa.planning.cost import _reduce
 from physjepa.planning.registry import build_planner
 from physjepa.training.checkpoint import load_run
@@ -68,23 +68,7 @@ if __name__ == "__main__":
     policy_mod.latent_cost = latent_cost
     world_name = info.data.world
     m = validation_manifest(world_name, n, int(model.spec.obs_shape[0]))
-    res, _ = evaluate_planning(
-        model,
-        world_name,
-        info.data.params,
-        fs,
-        episodes=n,
-        seed=0,
-        baselines=(),
-        record=0,
-        manifest=m,
-    )
-    out = {
-        "model": {
-            k: res["results"]["model"][k]
-            for k in ("success_rate", "final_distance_mean", "ms_per_plan")
-        }
-    }
+    out = {"model": plan_validation(model, cfg, info, n)["model"]}
     print(run, MODE, LAM, "model", json.dumps(out["model"]), flush=True)
     if true:
         base = truedyn._embedding(model)
