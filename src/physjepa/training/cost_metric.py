@@ -19,7 +19,6 @@ run the metric without retraining (the encoder and predictor are untouched by it
 from __future__ import annotations
 
 import dataclasses
-import io
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,6 @@ import torch
 
 from physjepa.data.episodes import EpisodeFile, split_episodes
 from physjepa.errors import UserError
-from physjepa.fileio import atomic_write_bytes
 from physjepa.models.world_model import ModelSpec, build_world_model
 from physjepa.runs import Run
 from physjepa.training import checkpoint as ckpt
@@ -110,12 +108,11 @@ def add_cost_metric(run_dir: str | Path) -> None:
             "directory the run was trained in)"
         )
     fit_cost_metric(model, data.path, data.obs_key, cfg.data.val_fraction, cfg.data.frameskip)
-    state_path = Path(run.dir) / "train_state.pt"
-    state = ckpt.load_train_state(Path(run.dir)) if state_path.exists() else {}
-    if "model" in state:  # a resume loads its weights from here
-        state["model"]["cost_whitener"] = model.cost_whitener.detach().cpu().clone()
-        buf = io.BytesIO()
-        torch.save(state, buf)
-        atomic_write_bytes(state_path, buf.getvalue())
-    ckpt.save_weights(Path(run.dir), model, run.step)  # before config.json: see restore_weights
+    # the weights before config.json (see restore_weights); a resume loads the train state's
+    if (Path(run.dir) / "train_state.pt").exists():
+        state = ckpt.load_train_state(Path(run.dir))
+        state.pop("model", None)
+        ckpt.save_checkpoint(Path(run.dir), model, state)
+    else:
+        ckpt.save_weights(Path(run.dir), model, run.step)
     ckpt.update_config(Path(run.dir), cfg)
